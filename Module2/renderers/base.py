@@ -1,0 +1,62 @@
+"""The renderer interface and its registry (keyed by ``--renderer``)."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Iterator
+
+import numpy as np
+
+from common import LandmarkSequence, Registry
+
+from ..config import RenderConfig
+
+__all__ = ["Renderer", "RENDERERS", "DEFAULT_RENDERER", "NEURAL_RENDERER", "resolve_renderer"]
+
+RENDERERS: Registry[type["Renderer"]] = Registry("renderer")
+DEFAULT_RENDERER = "classic"
+NEURAL_RENDERER = "gan"
+
+
+class Renderer(ABC):
+    """Photo + landmark sequence → video frames.
+
+    ``prepare`` is called once per portrait (stylise, load nets); ``render`` yields
+    one uint8 frame per landmark frame: ``(size, size)`` grey when ``channels == 1``,
+    ``(size, size, 3)`` RGB when ``channels == 3``.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, cfg: RenderConfig) -> None:
+        self.cfg = cfg
+
+    @property
+    def channels(self) -> int:
+        """1 for grey frames (drawing), 3 for RGB frames (cartoon)."""
+        return 3 if self.cfg.style == "cartoon" else 1
+
+    @classmethod
+    def unavailable_reason(cls, cfg: RenderConfig) -> str | None:
+        """``None`` when this renderer can run with ``cfg``, else why not."""
+        return None
+
+    @abstractmethod
+    def prepare(self, photo: np.ndarray, source: np.ndarray) -> None:
+        """Take the 512×512 RGB uint8 aligned photo and its (68, 2) landmarks (512-px)."""
+
+    @abstractmethod
+    def render(self, seq: LandmarkSequence) -> Iterator[np.ndarray]:
+        """Yield one frame per entry of ``seq.points`` (landmarks in 512-px coordinates)."""
+
+
+def resolve_renderer(name: str, cfg: RenderConfig) -> tuple[str, str | None]:
+    """Turn ``auto`` into a concrete renderer name; returns ``(name, notice)``."""
+    if name != "auto":
+        RENDERERS.get(name)
+        return name, None
+    if NEURAL_RENDERER in RENDERERS:
+        reason = RENDERERS.get(NEURAL_RENDERER).unavailable_reason(cfg)
+        if reason is None:
+            return NEURAL_RENDERER, None
+        return DEFAULT_RENDERER, f"renderer: using '{DEFAULT_RENDERER}' ({reason})"
+    return DEFAULT_RENDERER, f"renderer: using '{DEFAULT_RENDERER}' (no neural renderer installed)"

@@ -1,0 +1,41 @@
+"""In-memory audio: mono float32 samples and their rate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Audio"]
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono speech held in memory (the user's file is never rewritten).
+
+    Attributes:
+        samples: float32 (N,) in [-1, 1].
+        sample_rate: samples per second.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        s = np.asarray(self.samples, dtype=np.float32)
+        if s.ndim != 1:
+            raise ValueError(f"samples must be 1-D (mono); got shape {s.shape}")
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive; got {self.sample_rate}")
+        object.__setattr__(self, "samples", s)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / float(self.sample_rate)
+
+    def rms_dbfs(self) -> float:
+        """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
+        if len(self.samples) == 0:
+            return float("-inf")
+        rms = float(np.sqrt(np.mean(np.square(self.samples, dtype=np.float64))))
+        return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
