@@ -26,6 +26,7 @@ class Module1Config:
     amp_lip_y: float = 2.0
     amp_pos: float = 0.5
     emb_coef: float = 3.0
+    head_motion: float = 1.0
     device: str = "cpu"
     seed: int = 0
     quiet: bool = False

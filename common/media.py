@@ -1,0 +1,259 @@
+"""Every ffmpeg call of the project: argument lists, never a shell.
+
+The ffmpeg binary comes from the ``imageio-ffmpeg`` wheel (no system install
+needed); probing uses PyAV. Inputs are passed as ``file:`` URLs so that names
+with colons, leading dashes, spaces, quotes or ``$()`` are never interpreted.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .audio import Audio
+from .errors import AudioError, FFmpegError, InputError, OutputError
+
+__all__ = [
+    "ffmpeg_exe",
+    "run_ffmpeg",
+    "decode_audio",
+    "extract_first_frame",
+    "probe",
+    "MediaInfo",
+    "VideoWriter",
+]
+
+log = logging.getLogger(__name__)
+_FFMPEG: str | None = None
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped by imageio-ffmpeg (``IMAGEIO_FFMPEG_EXE`` overrides)."""
+    global _FFMPEG
+    if _FFMPEG is None:
+        try:
+            import imageio_ffmpeg
+
+            _FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception as exc:  # the wheel is missing or broken
+            raise FFmpegError(f"ffmpeg not found ({exc}); install requirements.txt") from None
+    return _FFMPEG
+
+
+def _url(path: str | os.PathLike) -> str:
+    return "file:" + str(Path(path).resolve())
+
+
+def _tail(text: bytes | str, n: int = 3) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return " | ".join(lines[-n:]) if lines else "no message"
+
+
+def run_ffmpeg(args: list[str], what: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    """Run ``ffmpeg <args>``; a failure raises :class:`FFmpegError` naming ``what`` and ffmpeg's last lines."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
+    proc = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        raise FFmpegError(f"ffmpeg failed to {what}: {_tail(proc.stderr)}")
+    return proc
+
+
+def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds: float | None = None) -> Audio:
+    """Decode any audio (or a video's audio track) to mono float32 at ``sample_rate``.
+
+    The file is only read. Raises :class:`AudioError` when it is missing, cannot be
+    decoded, holds no audio, or is longer than ``max_seconds``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"audio file not found: {path}")
+    args = ["-i", _url(path), "-vn", "-ac", "1", "-ar", str(int(sample_rate))]
+    if max_seconds is not None:
+        # Decode a little past the limit only: enough to tell that it is too long.
+        args += ["-t", f"{max_seconds + 1.0:.3f}"]
+    args += ["-f", "f32le", "-"]
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise AudioError(f"cannot decode audio {path.name}: {_tail(proc.stderr, 1)}")
+    samples = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    if samples.size == 0:
+        raise AudioError(f"audio {path.name} is empty (no samples decoded)")
+    audio = Audio(samples, int(sample_rate))
+    if max_seconds is not None and audio.duration > max_seconds:
+        raise AudioError(f"audio {path.name} is longer than --max_seconds {max_seconds:g} s")
+    return audio
+
+
+def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
+    """The first video frame of ``path`` as RGB uint8 (H, W, 3)."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video file not found: {path}")
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", _url(path),
+           "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        raise InputError(f"cannot read a frame from video {path.name}: {_tail(proc.stderr, 1)}")
+    img = cv2.imdecode(np.frombuffer(proc.stdout, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"cannot read a frame from video {path.name}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a player sees in a media file."""
+
+    duration: float
+    video_codec: str | None = None
+    pix_fmt: str | None = None
+    width: int = 0
+    height: int = 0
+    fps: Fraction | None = None
+    frames: int = 0
+    audio_codec: str | None = None
+    audio_rate: int = 0
+    audio_duration: float = 0.0
+
+
+def probe(path: str | os.PathLike, count_frames: bool = True) -> MediaInfo:
+    """Inspect a media file with PyAV (our ffprobe): codecs, size, rate, frame count, durations."""
+    import av
+
+    try:
+        with av.open(str(path)) as box:
+            v = next(iter(box.streams.video), None)
+            a = next(iter(box.streams.audio), None)
+            duration = float(box.duration / av.time_base) if box.duration else 0.0
+            frames = 0
+            if v is not None and count_frames:
+                frames = sum(1 for p in box.demux(v) if p.size > 0)
+            info = MediaInfo(
+                duration=duration,
+                video_codec=v.codec_context.name if v is not None else None,
+                pix_fmt=(v.codec_context.pix_fmt if v is not None else None),
+                width=v.codec_context.width if v is not None else 0,
+                height=v.codec_context.height if v is not None else 0,
+                fps=Fraction(v.average_rate) if v is not None and v.average_rate else None,
+                frames=frames,
+                audio_codec=a.codec_context.name if a is not None else None,
+                audio_rate=a.codec_context.sample_rate if a is not None else 0,
+                audio_duration=float(a.duration * a.time_base) if a is not None and a.duration else 0.0,
+            )
+    except av.error.FFmpegError as exc:
+        raise InputError(f"cannot read media file {path}: {exc}") from None
+    return info
+
+
+class VideoWriter:
+    """Stream raw frames into one ffmpeg process: H.264 yuv420p (+ AAC audio), written atomically.
+
+    >>> with VideoWriter("out.mp4", (256, 256), fps=25, channels=1, audio="speech.wav") as w:  # doctest: +SKIP
+    ...     for frame in frames:
+    ...         w.write(frame)
+
+    The file appears at ``path`` only when the block completes; on error nothing is left.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        size: tuple[int, int],
+        fps: float,
+        channels: int = 3,
+        audio: str | os.PathLike | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3; got {channels}")
+        self.path = Path(path)
+        self.width, self.height = int(size[0]), int(size[1])
+        self.fps = fps
+        self.channels = channels
+        self.audio = audio
+        self.crf = crf
+        self.preset = preset
+        self.frames = 0
+        self._proc: subprocess.Popen | None = None
+        self._err: IO[bytes] | None = None
+        self._tmp: Path | None = None
+
+    def _cmd(self, out: Path) -> list[str]:
+        pix = "gray" if self.channels == 1 else "rgb24"
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
+               "-framerate", f"{self.fps:g}", "-i", "-"]
+        if self.audio is not None:
+            cmd += ["-i", _url(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
+        cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(out)]
+        return cmd
+
+    def __enter__(self) -> "VideoWriter":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._tmp = Path(tmp)
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(self._cmd(self._tmp), stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=self._err)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one uint8 frame: (H, W) grey or (H, W, 3) RGB, matching ``size``/``channels``."""
+        frame = np.asarray(frame)
+        want = (self.height, self.width) if self.channels == 1 else (self.height, self.width, 3)
+        if frame.shape != want or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8 {want}; got {frame.dtype} {frame.shape}")
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            self._proc.wait()
+            raise FFmpegError(f"ffmpeg stopped while encoding {self.path.name}: {self._stderr()}") from None
+        self.frames += 1
+
+    def _stderr(self) -> str:
+        if self._err is None:
+            return "no message"
+        self._err.seek(0)
+        return _tail(self._err.read())
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        proc, self._proc = self._proc, None
+        try:
+            if proc is not None and proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            if proc is not None and exc_type is not None:
+                proc.kill()
+            code = proc.wait() if proc is not None else 0
+            if exc_type is None:
+                if code != 0:
+                    raise FFmpegError(f"ffmpeg failed to encode {self.path.name}: {self._stderr()}")
+                if self.frames == 0:
+                    raise FFmpegError(f"no frames were written to {self.path.name}")
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._err is not None:
+                self._err.close()
+            if self._tmp is not None and self._tmp.exists():
+                self._tmp.unlink()

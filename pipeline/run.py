@@ -1,0 +1,161 @@
+"""photo + speech → talking portrait video, in-process: align, predict landmarks, render, encode."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from common import Audio, AudioError, InputError, LandmarkSequence, OutputError
+from common.media import VideoWriter, decode_audio, extract_first_frame
+from Module1 import PREDICTORS, resolve_predictor
+from Module2 import RENDERERS, resolve_renderer
+
+from .align import AlignedPhoto, align_photo, load_photo
+from .config import SILENCE_DBFS, PipelineConfig
+from .preview import draw_landmarks
+
+__all__ = ["Result", "run", "load_inputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Where the products of a run were written, and which back-ends made them."""
+
+    video: Path
+    landmarks_dir: Path
+    preview: Path
+    photo: Path
+    predictor: str
+    renderer: str
+    frames: int
+
+
+def load_inputs(cfg: PipelineConfig) -> tuple[np.ndarray, Audio, Path]:
+    """Read and check the photo and speech before any model loads.
+
+    Returns the RGB photo, the decoded 16 kHz speech and the file whose audio goes
+    into the video. Raises :class:`common.UserError` subclasses with one-line messages.
+    """
+    if cfg.video is not None:
+        source = Path(cfg.video)
+        photo = extract_first_frame(source)
+    else:
+        if cfg.photo is None or cfg.audio is None:
+            raise InputError("give --jpg and --audio, or --video")
+        photo = load_photo(cfg.photo)
+        source = Path(cfg.audio)
+    audio = decode_audio(source, 16000, max_seconds=cfg.max_seconds)
+    if audio.duration * cfg.fps < 1:
+        raise AudioError(f"audio {source.name} is too short ({audio.duration * 1000:.0f} ms) for one frame")
+    if audio.rms_dbfs() < SILENCE_DBFS:
+        raise AudioError(f"audio {source.name} is silent (level {audio.rms_dbfs():.0f} dBFS)")
+    return photo, audio, source
+
+
+def _staging_dir(output_dir: Path) -> Path:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".partial-", dir=output_dir))
+    except OSError as exc:
+        raise OutputError(f"cannot write to output folder {output_dir}: {exc.strerror or exc}") from None
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OutputError(f"cannot write {path}")
+
+
+def _encode(path: Path, frames, total: int, size: int, channels: int, fps: float, audio: Path,
+            desc: str, quiet: bool) -> int:
+    with VideoWriter(path, (size, size), fps, channels, audio=audio) as writer:
+        for frame in tqdm(frames, total=total, desc=desc, unit="frame", disable=quiet, leave=False):
+            writer.write(frame)
+    return writer.frames
+
+
+def _config_json(cfg: PipelineConfig, predictor: str, renderer: str, aligned: AlignedPhoto) -> str:
+    def plain(obj):
+        if isinstance(obj, Path):
+            return str(obj)
+        if dataclasses.is_dataclass(obj):
+            return {k: plain(v) for k, v in dataclasses.asdict(obj).items()}
+        if isinstance(obj, dict):
+            return {k: plain(v) for k, v in obj.items()}
+        return obj
+
+    doc = plain(cfg)
+    doc["resolved"] = {"predictor": predictor, "renderer": renderer, "faces_found": aligned.n_faces}
+    return json.dumps(doc, indent=2, default=str)
+
+
+def run(cfg: PipelineConfig) -> Result:
+    """Make the talking video for ``cfg``; returns where the products are.
+
+    All products are built in a hidden staging folder and moved into
+    ``cfg.run_dir`` only when everything succeeded, so a failed run leaves
+    nothing half-written.
+    """
+    photo, audio, audio_source = load_inputs(cfg)
+    name = (cfg.photo or cfg.video).name if (cfg.photo or cfg.video) else "photo"
+    aligned = align_photo(photo, landmarker=cfg.landmarker, name=name)
+
+    pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
+    if notice:
+        log.info(notice)
+    rend_name, notice = resolve_renderer(cfg.renderer, cfg.module2)
+    if notice:
+        log.info(notice)
+
+    predictor = PREDICTORS.get(pred_name)(cfg.module1)
+    seq: LandmarkSequence = predictor.predict(audio, aligned.landmarks, cfg.fps)
+    expected = max(1, int(round(audio.duration * cfg.fps)))
+    if len(seq) != expected:
+        raise RuntimeError(f"predictor {pred_name!r} returned {len(seq)} frames; expected {expected}")
+
+    renderer = RENDERERS.get(rend_name)(cfg.module2)
+    renderer.prepare(aligned.image, aligned.landmarks)
+
+    stage = _staging_dir(Path(cfg.output_dir))
+    try:
+        video_name = f"output_{cfg.postfix}.mp4"
+        _encode(stage / video_name, renderer.render(seq), len(seq), cfg.module2.size, renderer.channels,
+                cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
+        seq.save_frames(stage / "landmarks")
+        previews = (draw_landmarks(p) for p in seq.points)
+        _encode(stage / "landmark_seq.mp4", previews, len(seq), 512, 3, cfg.fps, audio_source,
+                "landmark preview", cfg.quiet)
+        _write_png(stage / "photo.png", aligned.image)
+        (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
+
+        run_dir = cfg.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if (run_dir / "landmarks").exists():
+            shutil.rmtree(run_dir / "landmarks")
+        for item in stage.iterdir():
+            os.replace(item, run_dir / item.name)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {cfg.run_dir}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+    log.info("wrote %s (%d frames, %.2f s)", run_dir / video_name, len(seq), len(seq) / cfg.fps)
+    return Result(
+        video=run_dir / video_name,
+        landmarks_dir=run_dir / "landmarks",
+        preview=run_dir / "landmark_seq.mp4",
+        photo=run_dir / "photo.png",
+        predictor=pred_name,
+        renderer=rend_name,
+        frames=len(seq),
+    )
