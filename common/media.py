@@ -76,7 +76,8 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}")
-    args = ["-i", _url(path), "-vn", "-ac", "1", "-ar", str(int(sample_rate))]
+    channels = _audio_channels(path)
+    args = ["-i", _url(path), "-vn", "-map", "0:a:0", "-ar", str(int(sample_rate))]
     if max_seconds is not None:
         # Decode a little past the limit only: enough to tell that it is too long.
         args += ["-t", f"{max_seconds + 1.0:.3f}"]
@@ -85,13 +86,28 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise AudioError(f"cannot decode audio {path.name}: {_tail(proc.stderr, 1)}")
-    samples = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
-    if samples.size == 0:
+    raw = np.frombuffer(proc.stdout, dtype="<f4")
+    if raw.size == 0:
         raise AudioError(f"audio {path.name} is empty (no samples decoded)")
+    # Plain average of the channels (ffmpeg's own downmix adds +3 dB per channel).
+    samples = raw[: raw.size - raw.size % channels].reshape(-1, channels).mean(axis=1, dtype=np.float32)
     audio = Audio(samples, int(sample_rate))
     if max_seconds is not None and audio.duration > max_seconds:
         raise AudioError(f"audio {path.name} is longer than --max_seconds {max_seconds:g} s")
     return audio
+
+
+def _audio_channels(path: Path) -> int:
+    import av
+
+    try:
+        with av.open(str(path)) as box:
+            stream = next(iter(box.streams.audio), None)
+            if stream is None:
+                raise AudioError(f"{path.name} has no audio track")
+            return max(1, int(stream.codec_context.channels))
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"cannot decode audio {path.name}: {exc}") from None
 
 
 def extract_first_frame(path: str | os.PathLike) -> np.ndarray:

@@ -1,0 +1,117 @@
+"""common.media against the real ffmpeg binary."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from common import AudioError, FFmpegError, InputError
+from common.media import VideoWriter, decode_audio, extract_first_frame, ffmpeg_exe, probe
+
+
+def _tone(path: Path, sr: int, seconds: float, channels: int = 1, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    y = 0.5 * np.sin(2 * np.pi * freq * t)
+    data = np.stack([y] * channels, axis=1) if channels > 1 else y
+    sf.write(str(path), data, sr)
+    return y
+
+
+class TestDecodeAudio:
+    def test_resamples_and_downmixes(self, tmp_path):
+        src = tmp_path / "stereo 44k.wav"
+        _tone(src, 44100, 1.5, channels=2)
+        before = src.read_bytes()
+        audio = decode_audio(src, 16000)
+        assert audio.sample_rate == 16000
+        assert abs(audio.duration - 1.5) < 0.01
+        # a 0.5-amplitude sine has an RMS of 0.5/sqrt(2) → -9.03 dBFS
+        assert audio.rms_dbfs() == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.2)
+        assert src.read_bytes() == before  # the user's file is never modified
+
+    def test_other_container(self, tmp_path):
+        wav = tmp_path / "a.wav"
+        _tone(wav, 22050, 1.0)
+        flac = tmp_path / "a.flac"
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(wav), str(flac)], check=True)
+        assert abs(decode_audio(flac).duration - 1.0) < 0.01
+
+    @pytest.mark.parametrize("name", ["quote's \"x\".wav", "semi;colon $(touch pwned).wav", "naïve 日本.wav", "-dash:colon.wav"])
+    def test_hostile_names(self, tmp_path, name):
+        src = tmp_path / name
+        _tone(src, 16000, 0.5)
+        assert abs(decode_audio(src).duration - 0.5) < 0.01
+        assert not (tmp_path / "pwned").exists()
+
+    def test_missing(self, tmp_path):
+        with pytest.raises(AudioError, match="not found"):
+            decode_audio(tmp_path / "nope.wav")
+
+    def test_corrupt(self, tmp_path):
+        bad = tmp_path / "bad.wav"
+        bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEgarbage" * 10)
+        with pytest.raises(AudioError, match="cannot decode|empty"):
+            decode_audio(bad)
+
+    def test_too_long(self, tmp_path):
+        src = tmp_path / "long.wav"
+        _tone(src, 8000, 3.0)
+        with pytest.raises(AudioError, match="longer than"):
+            decode_audio(src, max_seconds=1.0)
+
+
+class TestVideoWriter:
+    def test_grey_with_audio(self, tmp_path):
+        wav = tmp_path / "a.wav"
+        _tone(wav, 16000, 2.0)
+        out = tmp_path / "out dir" / "v.mp4"
+        with VideoWriter(out, (64, 48), 25, channels=1, audio=wav) as w:
+            for i in range(50):
+                w.write(np.full((48, 64), 5 * i, np.uint8))
+        info = probe(out)
+        assert (info.video_codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
+        assert info.fps == 25 and info.frames == 50
+        assert info.audio_codec == "aac" and abs(info.audio_duration - 2.0) < 0.05
+        assert abs(info.duration - 2.0) <= 1 / 25 + 0.03
+        assert list(out.parent.iterdir()) == [out]  # no temporary left behind
+
+    def test_rgb_content_survives(self, tmp_path):
+        out = tmp_path / "c.mp4"
+        with VideoWriter(out, (32, 32), 10, channels=3) as w:
+            for _ in range(5):
+                frame = np.zeros((32, 32, 3), np.uint8)
+                frame[..., 0] = 200  # red
+                w.write(frame)
+        first = extract_first_frame(out)
+        assert first.shape == (32, 32, 3)
+        assert first[..., 0].mean() > 150 and first[..., 2].mean() < 60
+
+    def test_error_leaves_nothing(self, tmp_path):
+        out = tmp_path / "x.mp4"
+        out.write_bytes(b"previous")
+        with pytest.raises(RuntimeError):
+            with VideoWriter(out, (16, 16), 25, channels=1) as w:
+                w.write(np.zeros((16, 16), np.uint8))
+                raise RuntimeError("boom")
+        assert out.read_bytes() == b"previous"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["x.mp4"]
+
+    def test_wrong_frame_shape(self, tmp_path):
+        with pytest.raises(ValueError, match="uint8"):
+            with VideoWriter(tmp_path / "y.mp4", (16, 16), 25, channels=1) as w:
+                w.write(np.zeros((8, 8), np.uint8))
+        assert not (tmp_path / "y.mp4").exists()
+
+    def test_no_frames_is_an_error(self, tmp_path):
+        with pytest.raises(FFmpegError):
+            with VideoWriter(tmp_path / "z.mp4", (16, 16), 25, channels=1):
+                pass
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_extract_first_frame_missing(tmp_path):
+    with pytest.raises(InputError):
+        extract_first_frame(tmp_path / "none.mp4")
