@@ -107,6 +107,14 @@ def run(cfg: PipelineConfig) -> Result:
     nothing half-written.
     """
     photo, audio, audio_source = load_inputs(cfg)
+    stage = _staging_dir(Path(cfg.output_dir))  # fail on an unwritable output before any model loads
+    try:
+        return _run_staged(cfg, photo, audio, audio_source, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path) -> Result:
     name = (cfg.photo or cfg.video).name if (cfg.photo or cfg.video) else "photo"
     aligned = align_photo(photo, landmarker=cfg.landmarker, name=name)
 
@@ -126,9 +134,9 @@ def run(cfg: PipelineConfig) -> Result:
     renderer = RENDERERS.get(rend_name)(cfg.module2)
     renderer.prepare(aligned.image, aligned.landmarks)
 
-    stage = _staging_dir(Path(cfg.output_dir))
+    video_name = f"output_{cfg.postfix}.mp4"
+    run_dir = cfg.run_dir
     try:
-        video_name = f"output_{cfg.postfix}.mp4"
         _encode(stage / video_name, renderer.render(seq), len(seq), cfg.module2.size, renderer.channels,
                 cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
         seq.save_frames(stage / "landmarks")
@@ -138,16 +146,13 @@ def run(cfg: PipelineConfig) -> Result:
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
 
-        run_dir = cfg.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         if (run_dir / "landmarks").exists():
             shutil.rmtree(run_dir / "landmarks")
         for item in stage.iterdir():
             os.replace(item, run_dir / item.name)
     except OSError as exc:
-        raise OutputError(f"cannot write to {cfg.run_dir}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        raise OutputError(f"cannot write to {run_dir}: {exc.strerror or exc}") from None
 
     log.info("wrote %s (%d frames, %.2f s)", run_dir / video_name, len(seq), len(seq) / cfg.fps)
     return Result(
