@@ -1,0 +1,1 @@
+"""End-to-end pipeline: photo + speech → talking portrait video."""
