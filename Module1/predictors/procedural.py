@@ -1,12 +1,118 @@
-"""Placeholder: replaced by the weight-free predictor (work in progress)."""
+"""The weight-free default predictor: speech cues → mouth, blinks and head motion on the photo's landmarks.
+
+Lips open with the speech envelope and take their shape from phones recognised by
+pocketsphinx (bundled en-us model, phonetic decoding) mapped to visemes; when the
+recogniser is unavailable or finds nothing, the spectral balance stands in for the
+phones. Eyes blink at random, seeded intervals and the head drifts slightly.
+"""
 from __future__ import annotations
 
+import logging
+
+import numpy as np
+from scipy import ndimage
+
+from common import Audio, LandmarkSequence
+
+from .. import cues, motion
+from ..config import Module1Config
 from .base import PREDICTORS, LandmarkPredictor
+
+__all__ = ["ProceduralPredictor"]
+
+log = logging.getLogger(__name__)
+
+# How much of the opening comes from the loudness on top of the phone's own opening.
+_LOUD_FLOOR = 0.35
 
 
 @PREDICTORS.register("procedural")
 class ProceduralPredictor(LandmarkPredictor):
+    """Envelope- and viseme-driven lips, random blinks and gentle head motion; needs no weights.
+
+    Config used: ``seed`` (blinks, head motion), ``quiet`` (progress bars), ``amp_lip_y`` /
+    ``amp_lip_x`` (lip opening / width gain, 2.0 = nominal, as MakeItTalk's defaults) and
+    ``head_motion`` (multiplier of the head motion, 0 = still head; default 1.0).
+    """
+
     name = "procedural"
 
-    def predict(self, audio, source, fps):  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, cfg: Module1Config, use_phones: bool = True) -> None:
+        super().__init__(cfg)
+        self._recognizer: cues.PhoneRecognizer | None = None
+        self._recognizer_error: str | None = None
+        if use_phones:
+            try:
+                self._recognizer = cues.PhoneRecognizer(quiet=cfg.quiet)
+            except Exception as exc:  # optional: fall back to spectral cues
+                self._recognizer_error = str(exc)
+        else:
+            self._recognizer_error = "phone recognition disabled"
+
+    def predict(self, audio: Audio, source: np.ndarray, fps: float) -> LandmarkSequence:
+        """Landmarks for ``audio``: (round(duration·fps), 68, 2), deterministic for ``cfg.seed``."""
+        if not fps > 0:
+            raise ValueError(f"fps must be positive; got {fps}")
+        src = np.asarray(source, dtype=np.float32)
+        if src.shape != (68, 2) or not np.all(np.isfinite(src)):
+            raise ValueError(f"source must be a finite (68, 2) array; got {src.shape}")
+        T = cues.n_frames(audio.duration, fps)
+        x = cues.to_16k(audio.samples, audio.sample_rate)
+
+        mouth, activity = self._mouth_tracks(x, T, fps)
+        amp_y = max(0.0, float(getattr(self.cfg, "amp_lip_y", 2.0)) / 2.0)
+        amp_x = max(0.0, float(getattr(self.cfg, "amp_lip_x", 2.0)) / 2.0)
+        pts = motion.mouth_shape(src, mouth[:, 0] * amp_y, mouth[:, 1] * amp_x, mouth[:, 2] * amp_x)
+
+        rng = np.random.default_rng(self.cfg.seed)
+        rng_blink, rng_head = rng.spawn(2)
+        pts = motion.apply_blinks(pts, motion.blink_track(T, fps, rng_blink))
+
+        amount = float(getattr(self.cfg, "head_motion", 1.0))
+        if amount != 0.0:
+            pose = motion.head_pose_track(T, fps, rng_head, activity=activity, amount=amount)
+            pts = motion.apply_head_pose(pts, pose, motion.head_pivot(src), motion.face_size(src))
+        return LandmarkSequence(points=pts, fps=float(fps), source=src)
+
+    def _mouth_tracks(self, x16: np.ndarray, T: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 3) open/spread/round targets and (T,) voice activity for 16 kHz samples."""
+        rms = cues.rms_track(x16)
+        active = cues.voice_activity(rms)
+        gate_grid = ndimage.gaussian_filter1d(active.astype(np.float64), 2.0, mode="nearest")
+        loud_grid = cues.loudness(ndimage.gaussian_filter1d(rms.astype(np.float64), 1.5), active)
+        gate = cues.to_frames(gate_grid, T, fps)
+        loud = cues.to_frames(loud_grid, T, fps)
+        if not np.any(active):
+            log.info("landmarks: no speech found; mouth stays at rest")
+            return np.zeros((T, 3), np.float32), gate
+
+        shape = self._phone_shape(x16, T, fps)
+        if shape is not None:
+            # The phone sets how far the mouth may open, the loudness how far it does.
+            open_ = shape[:, 0] * (_LOUD_FLOOR + (1.0 - _LOUD_FLOOR) * loud)
+            spread, round_ = shape[:, 1], shape[:, 2]
+        else:
+            cue = cues.to_frames(ndimage.gaussian_filter1d(cues.spectral_shape(x16, rms.size), 3.0), T, fps)
+            open_ = loud
+            spread = np.clip(cue, 0.0, 1.0) * 0.8
+            round_ = np.clip(-cue, 0.0, 1.0) * 0.8
+        out = np.stack([open_ * gate, spread * gate, round_ * gate], axis=1)
+        return out.astype(np.float32), gate
+
+    def _phone_shape(self, x16: np.ndarray, T: int, fps: float) -> np.ndarray | None:
+        """Viseme tracks (T, 3) from recognised phones, or ``None`` (logged) to use spectral cues."""
+        if self._recognizer is None:
+            log.info("landmarks: phone recogniser unavailable (%s); lips follow energy and spectrum",
+                     self._recognizer_error)
+            return None
+        try:
+            segs = self._recognizer(x16)
+        except Exception as exc:  # never let the optional recogniser break the run
+            log.warning("landmarks: phone recognition failed (%s); lips follow energy and spectrum", exc)
+            return None
+        speech = [s for s in segs if cues.VISEMES.get(s[0].upper(), cues.VISEMES["SIL"]) is not cues.VISEMES["SIL"]]
+        if not speech:
+            log.info("landmarks: no phones recognised; lips follow energy and spectrum")
+            return None
+        log.info("landmarks: lips follow %d recognised phones (pocketsphinx) and the energy envelope", len(speech))
+        return cues.viseme_tracks(segs, T, fps)

@@ -1,0 +1,342 @@
+"""Audio cues for the weight-free landmark predictor: envelope, voice activity, phones → visemes.
+
+Everything here is pure array maths on mono float32 samples except :class:`PhoneRecognizer`,
+which wraps pocketsphinx's phonetic ("allphone") decoder with the en-us model shipped inside
+the pocketsphinx wheel. Tracks come in two time bases:
+
+* the *analysis grid*: one value every :data:`HOP_S` seconds (10 ms), value ``k`` centred at ``k·HOP_S``;
+* *output frames*: ``T`` frames at ``fps``, frame ``i`` covering ``[i/fps, (i+1)/fps)``.
+
+:func:`to_frames` box-averages an analysis-grid track onto output frames.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "TARGET_SR",
+    "HOP_S",
+    "VISEMES",
+    "Viseme",
+    "PhoneRecognizer",
+    "n_frames",
+    "to_16k",
+    "frame_envelope",
+    "rms_track",
+    "to_frames",
+    "loudness",
+    "voice_activity",
+    "spectral_shape",
+    "phone_segments",
+    "viseme_tracks",
+]
+
+log = logging.getLogger(__name__)
+
+TARGET_SR = 16000
+HOP_S = 0.01
+
+
+def n_frames(duration: float, fps: float) -> int:
+    """Number of output frames for ``duration`` seconds at ``fps``: ``round(duration·fps)``, at least 1."""
+    return max(1, int(round(duration * fps)))
+
+
+def to_16k(samples: np.ndarray, sr: int) -> np.ndarray:
+    """Mono float32 samples resampled to :data:`TARGET_SR` (16 kHz) with soxr (librosa's resampler)."""
+    x = np.asarray(samples, dtype=np.float32)
+    if int(sr) == TARGET_SR or x.size == 0:
+        return x
+    try:  # soxr (librosa's resampler) directly: importing librosa's resample path costs ~1 s
+        import soxr
+
+        return soxr.resample(x, int(sr), TARGET_SR, quality="HQ").astype(np.float32)
+    except ImportError:  # pragma: no cover - soxr ships with librosa
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(sr), TARGET_SR)
+        return resample_poly(x, TARGET_SR // g, int(sr) // g).astype(np.float32)
+
+
+def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = None) -> np.ndarray:
+    """RMS of the samples inside each output frame.
+
+    Args:
+        samples: (N,) mono samples.
+        sr: sample rate.
+        fps: frame rate; frame ``i`` covers samples ``[round(i·sr/fps), round((i+1)·sr/fps))``.
+        n: number of frames (default ``round(N/sr·fps)``, at least 1); frames past the end are 0.
+
+    Returns:
+        float32 (T,) linear RMS per frame.
+
+    >>> env = frame_envelope(np.r_[np.zeros(800), np.ones(800)].astype(np.float32), 16000, 20)
+    >>> env.tolist()
+    [0.0, 1.0]
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    T = n_frames(x.size / sr, fps) if n is None else int(n)
+    edges = np.round(np.arange(T + 1) * (sr / fps)).astype(np.int64)
+    edges = np.clip(edges, 0, x.size)
+    csum = np.concatenate([[0.0], np.cumsum(x * x)])
+    energy = csum[edges[1:]] - csum[edges[:-1]]
+    count = edges[1:] - edges[:-1]
+    out = np.zeros(T, dtype=np.float64)
+    ok = count > 0
+    out[ok] = np.sqrt(np.maximum(energy[ok], 0.0) / count[ok])
+    return out.astype(np.float32)
+
+
+def rms_track(samples16: np.ndarray, win_s: float = 0.025) -> np.ndarray:
+    """RMS on the analysis grid: (K,) with ``K = ceil(N/160)`` values at 10 ms hops, windows of ``win_s`` centred on each hop."""
+    x = np.asarray(samples16, dtype=np.float64)
+    hop = int(round(HOP_S * TARGET_SR))
+    K = max(1, int(np.ceil(x.size / hop)))
+    half = int(round(win_s * TARGET_SR / 2))
+    centres = np.arange(K) * hop
+    lo = np.clip(centres - half, 0, x.size)
+    hi = np.clip(centres + half, 0, x.size)
+    csum = np.concatenate([[0.0], np.cumsum(x * x)])
+    cnt = np.maximum(hi - lo, 1)
+    return np.sqrt(np.maximum(csum[hi] - csum[lo], 0.0) / cnt).astype(np.float32)
+
+
+def to_frames(track: np.ndarray, T: int, fps: float, hop_s: float = HOP_S) -> np.ndarray:
+    """Box-average an analysis-grid track (K,) or (K, C) onto ``T`` output frames at ``fps``.
+
+    The grid value ``k`` is taken as constant over ``[(k-½)·hop, (k+½)·hop)``; frames past the
+    track's end repeat its last value. Returns float32 (T,) or (T, C).
+    """
+    a = np.asarray(track, dtype=np.float64)
+    flat = a.reshape(a.shape[0], -1)
+    K = flat.shape[0]
+    # Piecewise-constant integral sampled at frame edges gives an exact box average.
+    grid_edges = (np.arange(K + 1) - 0.5) * hop_s
+    cum = np.vstack([np.zeros((1, flat.shape[1])), np.cumsum(flat * hop_s, axis=0)])
+    f_edges = np.arange(T + 1) / fps
+    f_clip = np.clip(f_edges, grid_edges[0], grid_edges[-1])
+    cum_at = np.stack([np.interp(f_clip, grid_edges, cum[:, c]) for c in range(flat.shape[1])], axis=1)
+    extra = np.maximum(f_edges - grid_edges[-1], 0.0)[:, None] * flat[-1][None, :]
+    cum_at = cum_at + extra
+    out = (cum_at[1:] - cum_at[:-1]) * fps
+    out = out.reshape((T,) + a.shape[1:])
+    return out.astype(np.float32)
+
+
+def loudness(rms: np.ndarray, active: np.ndarray | None = None, power: float = 0.6) -> np.ndarray:
+    """Normalised loudness in [0, 1] from a linear RMS track (any length).
+
+    The reference level is the 95th percentile of the RMS over ``active`` values (all when
+    ``None``), so normal speech peaks near 1 whatever the recording gain; ``power`` < 1
+    compresses the dynamics so soft syllables still move the lips.
+    """
+    r = np.asarray(rms, dtype=np.float64)
+    pool = r[active] if active is not None and np.any(active) else r
+    ref = float(np.percentile(pool, 95)) if pool.size else 0.0
+    if ref <= 1e-8:
+        return np.zeros_like(r, dtype=np.float32)
+    return np.clip(r / ref, 0.0, 1.0) ** power
+
+
+def voice_activity(
+    rms: np.ndarray,
+    hop_s: float = HOP_S,
+    margin_db: float = 12.0,
+    range_db: float = 35.0,
+    floor_dbfs: float = -55.0,
+    min_pause_s: float = 0.08,
+    min_burst_s: float = 0.04,
+) -> np.ndarray:
+    """Boolean (K,) voice activity of an RMS track sampled every ``hop_s`` seconds.
+
+    A value is active when its level is ``margin_db`` above the noise floor (10th percentile),
+    within ``range_db`` of the peak (99th percentile) and above ``floor_dbfs``. Pauses shorter
+    than ``min_pause_s`` are bridged and bursts shorter than ``min_burst_s`` dropped.
+    """
+    r = np.asarray(rms, dtype=np.float64)
+    if r.size == 0:
+        return np.zeros(0, dtype=bool)
+    db = 20.0 * np.log10(np.maximum(r, 1e-10))
+    floor = float(np.percentile(db, 10))
+    peak = float(np.percentile(db, 99))
+    thr = max(floor + margin_db, peak - range_db, floor_dbfs)
+    act = db > thr
+    close = max(1, int(round(min_pause_s / hop_s)))
+    opn = max(1, int(round(min_burst_s / hop_s)))
+    # Pad so that closing does not shrink activity touching the ends.
+    pad = close + opn
+    act = np.pad(act, pad, mode="edge")
+    act = ndimage.binary_closing(act, structure=np.ones(close, bool))
+    act = ndimage.binary_opening(act, structure=np.ones(opn, bool))
+    return act[pad:-pad]
+
+
+def spectral_shape(samples16: np.ndarray, K: int | None = None) -> np.ndarray:
+    """Lip-spread cue in [-1, 1] on the analysis grid (K,), from the spectral balance.
+
+    The log ratio of energy in 1.8–5 kHz (high F2/F3 and frication: /i/, /s/) to energy in
+    0.25–1.2 kHz (low F1/F2: /u/, /o/, /w/) is mapped so that > 0 means spread lips and
+    < 0 rounded lips. Used only when no phone recogniser is available.
+    """
+    x = np.asarray(samples16, dtype=np.float32)
+    hop = int(round(HOP_S * TARGET_SR))
+    K = max(1, int(np.ceil(x.size / hop))) if K is None else int(K)
+    if x.size < 512:
+        return np.zeros(K, dtype=np.float32)
+    n_fft, win = 512, 400
+    # Frames centred on the 10 ms grid (a plain numpy STFT: it is all this needs).
+    xp = np.pad(x, (win // 2, win // 2 + hop))
+    frames = np.lib.stride_tricks.sliding_window_view(xp, win)[::hop][:K]
+    S = np.abs(np.fft.rfft(frames * np.hanning(win).astype(np.float32), n=n_fft, axis=1)) ** 2
+    f = np.fft.rfftfreq(n_fft, 1.0 / TARGET_SR)
+    lo = S[:, (f >= 250) & (f < 1200)].sum(axis=1)
+    hi = S[:, (f >= 1800) & (f < 5000)].sum(axis=1)
+    ratio_db = 10.0 * np.log10((hi + 1e-10) / (lo + 1e-10))
+    # Vowels sit around -25..0 dB; -12 dB is roughly neutral (/a/, /@/).
+    cue = np.tanh((ratio_db + 12.0) / 10.0)
+    out = np.zeros(K, dtype=np.float32)
+    m = min(K, cue.size)
+    out[:m] = cue[:m]
+    if m < K:
+        out[m:] = cue[-1] if cue.size else 0.0
+    return out
+
+
+class Viseme(NamedTuple):
+    """Mouth target of one phone: ``open`` [0,1], ``spread`` [-1,1], ``round`` [0,1], coarticulation ``weight``."""
+
+    open: float
+    spread: float
+    round: float
+    weight: float
+
+
+_REST = Viseme(0.0, 0.0, 0.0, 1.5)
+# ARPAbet phones of the pocketsphinx en-us model. Bilabials carry a high weight so that
+# smoothing cannot blur their closure away; vowels are the most open.
+VISEMES: dict[str, Viseme] = {
+    "SIL": _REST,
+    "P": Viseme(0.0, 0.0, 0.0, 6.0), "B": Viseme(0.0, 0.0, 0.0, 6.0), "M": Viseme(0.0, 0.0, 0.0, 6.0),
+    "F": Viseme(0.08, 0.15, 0.0, 3.0), "V": Viseme(0.08, 0.15, 0.0, 3.0),
+    "TH": Viseme(0.22, 0.1, 0.0, 1.5), "DH": Viseme(0.22, 0.1, 0.0, 1.5),
+    "T": Viseme(0.22, 0.25, 0.0, 1.0), "D": Viseme(0.22, 0.25, 0.0, 1.0), "N": Viseme(0.2, 0.2, 0.0, 1.0),
+    "L": Viseme(0.3, 0.15, 0.0, 0.8), "S": Viseme(0.12, 0.45, 0.0, 1.5), "Z": Viseme(0.12, 0.45, 0.0, 1.5),
+    "K": Viseme(0.32, 0.1, 0.0, 0.8), "G": Viseme(0.32, 0.1, 0.0, 0.8), "NG": Viseme(0.28, 0.1, 0.0, 0.8),
+    "HH": Viseme(0.4, 0.0, 0.0, 0.5),
+    "CH": Viseme(0.18, -0.2, 0.6, 1.5), "JH": Viseme(0.18, -0.2, 0.6, 1.5),
+    "SH": Viseme(0.15, -0.2, 0.7, 1.5), "ZH": Viseme(0.15, -0.2, 0.7, 1.5),
+    "R": Viseme(0.22, -0.1, 0.5, 1.0), "ER": Viseme(0.3, -0.1, 0.5, 1.0),
+    "W": Viseme(0.1, -0.3, 1.0, 2.0), "Y": Viseme(0.2, 0.6, 0.0, 1.0),
+    "AA": Viseme(1.0, 0.0, 0.0, 1.0), "AE": Viseme(0.85, 0.4, 0.0, 1.0), "AH": Viseme(0.7, 0.0, 0.0, 1.0),
+    "AO": Viseme(0.8, -0.2, 0.5, 1.0), "AW": Viseme(0.8, -0.1, 0.4, 1.0), "AY": Viseme(0.9, 0.2, 0.0, 1.0),
+    "EH": Viseme(0.6, 0.5, 0.0, 1.0), "EY": Viseme(0.5, 0.6, 0.0, 1.0), "IH": Viseme(0.38, 0.7, 0.0, 1.0),
+    "IY": Viseme(0.25, 1.0, 0.0, 1.0), "OW": Viseme(0.55, -0.3, 0.8, 1.0), "OY": Viseme(0.6, -0.2, 0.6, 1.0),
+    "UH": Viseme(0.35, -0.3, 0.7, 1.0), "UW": Viseme(0.2, -0.4, 1.0, 1.2),
+}
+# Noise / filler units (+NSN+, +SPN+, +BREATH+...): mouth mostly at rest, weak pull.
+_NOISE = Viseme(0.05, 0.0, 0.0, 0.5)
+
+
+def _viseme(phone: str) -> Viseme:
+    p = phone.strip().upper().rstrip("012")
+    if p in VISEMES:
+        return VISEMES[p]
+    return _NOISE if p.startswith("+") or p.startswith("<") or p == "" else _REST
+
+
+class PhoneRecognizer:
+    """pocketsphinx phonetic decoder (en-us model from the wheel), built once and reused.
+
+    Raises ``RuntimeError`` from ``__init__`` when pocketsphinx or its model is unavailable.
+    """
+
+    def __init__(self, quiet: bool = True) -> None:
+        try:
+            import pocketsphinx as ps
+        except Exception as exc:  # optional dependency
+            raise RuntimeError(f"pocketsphinx is not importable: {exc}") from None
+        base = ps.get_model_path("en-us")
+        hmm = f"{base}/en-us"
+        phone_lm = f"{base}/en-us-phone.lm.bin"
+        try:
+            config = ps.Config(hmm=hmm, allphone=phone_lm, lw=2.0, beam=1e-20, pbeam=1e-20,
+                               samprate=TARGET_SR, loglevel="FATAL")
+            self._decoder = ps.Decoder(config)
+            frate = config["frate"]
+        except Exception as exc:
+            raise RuntimeError(f"pocketsphinx phone decoder unavailable ({hmm}): {exc}") from None
+        self.frame_s = 1.0 / float(frate or 100)
+        self.quiet = quiet
+
+    def __call__(self, samples16: np.ndarray) -> list[tuple[str, float, float]]:
+        """Phone segments ``(phone, start_s, end_s)`` of 16 kHz mono float samples."""
+        from tqdm import tqdm
+
+        x = np.clip(np.asarray(samples16, dtype=np.float32), -1.0, 1.0)
+        pcm = (x * 32767.0).astype("<i2")
+        chunk = TARGET_SR  # one second per call: lets the progress bar move on long clips
+        d = self._decoder
+        d.start_utt()
+        for i in tqdm(range(0, max(pcm.size, 1), chunk), desc="phones", unit="s",
+                      disable=self.quiet or pcm.size < 10 * chunk, leave=False):
+            d.process_raw(pcm[i:i + chunk].tobytes(), no_search=False, full_utt=False)
+        d.end_utt()
+        segs = []
+        for s in d.seg():
+            segs.append((str(s.word), s.start_frame * self.frame_s, (s.end_frame + 1) * self.frame_s))
+        return segs
+
+
+def phone_segments(samples: np.ndarray, sr: int, recognizer: PhoneRecognizer | None = None
+                   ) -> list[tuple[str, float, float]]:
+    """Phones of mono speech as ``[(phone, start_s, end_s), ...]`` (ARPAbet, ``SIL`` for pauses).
+
+    Uses ``recognizer`` or builds one; raises ``RuntimeError`` when pocketsphinx is unavailable.
+    """
+    rec = recognizer if recognizer is not None else PhoneRecognizer()
+    return rec(to_16k(samples, sr))
+
+
+def _gauss_weighted(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:
+    num = ndimage.gaussian_filter1d(values * weights[:, None], sigma, axis=0, mode="nearest")
+    den = ndimage.gaussian_filter1d(weights, sigma, mode="nearest")
+    return num / np.maximum(den, 1e-9)[:, None]
+
+
+def viseme_tracks(
+    segments: Iterable[tuple[str, float, float]] | Sequence[tuple[str, float, float]],
+    T: int,
+    fps: float,
+    sigma_s: float = 0.03,
+    lead_s: float = 0.02,
+) -> np.ndarray:
+    """Per-frame mouth targets from phone segments.
+
+    Each phone's :class:`Viseme` is laid on the 10 ms grid, the grid is smoothed by a
+    dominance-weighted Gaussian (``sigma_s``; heavy bilabials keep their closure) and
+    shifted ``lead_s`` earlier (lips anticipate the sound), then box-averaged to frames.
+
+    Returns:
+        float32 (T, 3): columns ``open`` [0,1], ``spread`` [-1,1], ``round`` [0,1].
+    """
+    K = max(1, int(np.ceil((T / fps) / HOP_S)) + 1)
+    vals = np.zeros((K, 3), dtype=np.float64)
+    wts = np.full(K, _REST.weight, dtype=np.float64)
+    t = np.arange(K) * HOP_S + lead_s
+    for phone, start, end in segments:
+        v = _viseme(phone)
+        sel = (t >= start) & (t < end)
+        vals[sel] = (v.open, v.spread, v.round)
+        wts[sel] = v.weight
+    sm = _gauss_weighted(vals, wts, sigma_s / HOP_S)
+    out = to_frames(sm, T, fps)
+    out[:, 0] = np.clip(out[:, 0], 0.0, 1.0)
+    out[:, 1] = np.clip(out[:, 1], -1.0, 1.0)
+    out[:, 2] = np.clip(out[:, 2], 0.0, 1.0)
+    return out.astype(np.float32)
