@@ -64,7 +64,7 @@ def get_params(opt: argparse.Namespace, size: tuple[int, int]) -> dict:
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image → float32 CHW tensor in [0, 1] (``uint8 / 255``, like torchvision ``ToTensor``)."""
-    arr = np.asarray(img)
+    arr = np.array(img)  # a writable copy (torch refuses read-only buffers)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()

@@ -1,32 +1,275 @@
-"""Inference model ``geomcgt_ifw_test`` (SPEC §1.10) — work in progress."""
+"""Inference model ``geomcgt_ifw_test``: photo + target landmarks → stylised frame (SPEC §1.10).
+
+Per photo (computed once, cached): matte → binary foreground ``mask``; the static
+stylisation ``fakeB_static`` of the unmasked photo; ``real_A_fore`` (white background).
+Per frame (batched): intrinsic flow from the two landmark sets, ``G`` on the masked
+photo, the matte moved to the target geometry (``mask1``, Delaunay grid) and the blend
+``fake_B = G·mask1 + fakeB_static·(1 − mask1)`` (in [0, 1], back to [-1, 1]).
+
+Only ``G_A`` is loaded through ``load_networks`` (``<checkpoints_dir>/<name>/<epoch>_net_G_A.pth``).
+The auxiliary nets are read from ``--checkpoints_dir`` (SPEC §10.1) when present;
+each absent one is replaced by a weight-free stand-in (logged once):
+
+* matting (``modnet_photographic_portrait_matting.ckpt``) → ``Module2.stylize.foreground_mask``;
+* intrinsic flow (``FlowReg_id_flow_faces/``) → zero flow, full validity mask (G's flow half
+  then sees the unwarped features; the Delaunay half does the warping);
+* static stylisation (``static/drawing.pth`` / ``static/cartoon.pt``) →
+  ``Module2.stylize.line_drawing`` / ``cartoonize``.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+from typing import Callable
 
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.landmark_maps import flow_net_input, grid_warp, postprocess_flow
 from . import MODELS
 from .base_model import BaseModel
 
-__all__ = ["GeomCGTIFWTestModel"]
+__all__ = ["GeomCGTIFWTestModel", "StaticDrawing", "Photo2CartoonStatic", "VISUAL_NAMES"]
+
+log = logging.getLogger(__name__)
+
+VISUAL_NAMES = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "fake_B_vis", "fg_mask", "fakeB_static", "fake_B_fore", "fg_mask1"]
+
+MattingFn = Callable[[torch.Tensor], torch.Tensor]  # (1,3,H,W) [-1,1] → (1,1,H,W) [0,1]
+FlowFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # (B,136,224,224) → flow_out, vis_out
+StaticFn = Callable[[torch.Tensor], torch.Tensor]  # (1,3,256,256) [-1,1] → (1,C,256,256) [-1,1]
+
+
+class StaticDrawing(torch.nn.Module):
+    """The static drawing stylisation of SPEC §1.10 around a ``resnet_style2_9blocks`` G.
+
+    ``A`` (B,3,256,256) → bilinear ×2 to 512 → ``G(A512, style [0,1,0])`` → bilinear back to 256.
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, A: torch.Tensor) -> torch.Tensor:
+        size = A.shape[-1]
+        a512 = F.interpolate(A, size=(2 * size, 2 * size), mode="bilinear", align_corners=False)
+        style = torch.tensor([0.0, 1.0, 0.0], device=A.device).view(1, 3, 1, 1).expand(A.shape[0], 3, size // 2, size // 2)
+        s512 = self.net(a512, style)
+        return F.interpolate(s512, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class Photo2CartoonStatic(torch.nn.Module):
+    """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (SPEC §1.10, cartoon).
+
+    The photo is re-quantised to uint8 by truncation (as the original does) before
+    ``face/127.5 − 1``; the generator's first output is the stylisation.
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, A: torch.Tensor) -> torch.Tensor:
+        u8 = ((A + 1) * 127.5).to(torch.uint8)  # float32 arithmetic then truncation
+        face = u8.float() / 127.5 - 1
+        out = self.net(face)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def _uint8_rgb(A: torch.Tensor) -> np.ndarray:
+    """(1,3,H,W) [-1,1] → (H,W,3) uint8 (truncating, as ``tensor2im``)."""
+    return ((A[0].detach().cpu().permute(1, 2, 0).numpy() + 1) / 2 * 255).astype(np.uint8)
 
 
 @MODELS.register("geomcgt_ifw_test")
 class GeomCGTIFWTestModel(BaseModel):
-    """Photo + source/target landmarks → stylised frame (test only)."""
+    """Test-only model; see the module docstring. Auxiliaries may be injected (tests, renderer)."""
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool = False) -> argparse.ArgumentParser:
         if is_train:
             parser.error("model geomcgt_ifw_test is test-only: run test.py, not train.py")
         parser.set_defaults(no_dropout=True, dataset_mode="umlvdfw_test")
-        parser.add_argument("--netg_resb_div", type=int, default=3, help="trunk block i gets landmark codes iff (i + disp) %% div == 0")
+        parser.add_argument("--netg_resb_div", type=int, default=3,
+                            help="trunk block i gets the landmark codes iff (i + disp) %% div == 0")
         parser.add_argument("--netg_resb_disp", type=int, default=1, help="see --netg_resb_div")
-        parser.add_argument("--truncate", type=float, default=0.0, help="unused (kept for the seed command line)")
-        parser.add_argument("--draw_op", type=int, default=0, help="landmark map drawing: 0 = filled discs (only 0 is implemented)")
-        parser.add_argument("--blendbg", type=int, default=0, help="1: blend the generated face over the static stylisation by the warped matte")
+        parser.add_argument("--truncate", type=float, default=0.0, help="unused (accepted for the seed command line)")
+        parser.add_argument("--draw_op", type=int, default=0, choices=[0],
+                            help="landmark map drawing: 0 = filled discs (the only one the test path uses)")
+        parser.add_argument("--blendbg", type=int, default=0,
+                            help="1: blend the generated face over the static stylisation through the warped matte")
         return parser
 
-    def set_input(self, input):
-        raise NotImplementedError
+    def __init__(
+        self,
+        opt: argparse.Namespace,
+        matting: MattingFn | None = None,
+        flow_net: FlowFn | None = None,
+        static_stylizer: StaticFn | None = None,
+        netG: torch.nn.Module | None = None,
+    ) -> None:
+        BaseModel.__init__(self, opt)
+        self.loss_names = []
+        self.visual_names = list(VISUAL_NAMES)
+        self.model_names = ["G_A"]
+        self.style = "cartoon" if "cartoon" in opt.name else "drawing"
+        self.blendbg = int(getattr(opt, "blendbg", 1))
+        self.aux_dir = Path(opt.checkpoints_dir)
+        if netG is None:
+            from .networks import define_G
 
-    def forward(self):
-        raise NotImplementedError
+            netG = define_G(
+                opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
+                opt.init_type, opt.init_gain, [],
+                div=opt.netg_resb_div, disp=opt.netg_resb_disp,
+            )
+        self.netG_A = netG.to(self.device).eval()
+        stand_ins: list[str] = []
+        self.matting = matting if matting is not None else self._load_matting(stand_ins)
+        self.flow_net = flow_net if flow_net is not None else self._load_flow(stand_ins)
+        self.static_stylizer = static_stylizer if static_stylizer is not None else self._load_static(stand_ins)
+        if stand_ins:
+            log.warning("Module2 test model: weight-free stand-ins in use: %s", "; ".join(stand_ins))
+        self._photo_key: torch.Tensor | None = None
+
+    # -- auxiliaries ------------------------------------------------------------------------------
+    def _load_matting(self, stand_ins: list[str]) -> MattingFn:
+        path = self.aux_dir / "modnet_photographic_portrait_matting.ckpt"
+        if path.is_file():
+            from .auxiliary.modnet import load_modnet, matte
+
+            net = load_modnet(path, self.device)
+            return lambda A: matte(net, A)
+        from ..stylize import foreground_mask
+
+        stand_ins.append(f"matting ({path.name} absent) -> stylize.foreground_mask")
+
+        def matting(A: torch.Tensor) -> torch.Tensor:
+            m = np.asarray(foreground_mask(_uint8_rgb(A)), dtype=np.float32)
+            if m.max() > 1:
+                m = m / 255.0
+            return torch.from_numpy(m).to(A.device).view(1, 1, *m.shape[-2:])
+
+        return matting
+
+    def _load_flow(self, stand_ins: list[str]) -> FlowFn | None:
+        json_dir = self.aux_dir / "FlowReg_id_flow_faces"
+        if (json_dir / "train_opt.json").is_file():
+            from .auxiliary.flownet import load_flow_net
+
+            net = load_flow_net(json_dir, checkpoints_dir=self.aux_dir, device=self.device)
+
+            def flow(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                out = net(x)
+                return out[0], out[1]
+
+            return flow
+        stand_ins.append("intrinsic flow (FlowReg_id_flow_faces/ absent) -> zero flow, full mask")
+        return None
+
+    def _load_static(self, stand_ins: list[str]) -> StaticFn:
+        if self.style == "drawing":
+            path = self.aux_dir / "static" / "drawing.pth"
+            if path.is_file():
+                from common.checkpoint import load_state_dict
+
+                from .networks import define_G
+
+                net = define_G(3, 1, 64, "resnet_style2_9blocks", "instance", False, "normal", 0.02, [])
+                load_state_dict(path, net)
+                return StaticDrawing(net.to(self.device).eval())
+            from ..stylize import line_drawing as stand_in
+        else:
+            path = self.aux_dir / "static" / "cartoon.pt"
+            if path.is_file():
+                from .auxiliary.photo2cartoon import load_photo2cartoon
+
+                net = load_photo2cartoon(path, device=self.device)
+                return Photo2CartoonStatic(net.eval())
+            from ..stylize import cartoonize as stand_in
+        stand_ins.append(f"static {self.style} ({path.relative_to(self.aux_dir)} absent) -> stylize.{stand_in.__name__}")
+        channels = 1 if self.style == "drawing" else 3
+
+        def static(A: torch.Tensor) -> torch.Tensor:
+            img = np.asarray(stand_in(_uint8_rgb(A)))
+            if img.ndim == 2:
+                img = img[:, :, None]
+            t = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+            if t.shape[1] != channels:
+                t = t.mean(1, keepdim=True) if channels == 1 else t.expand(1, 3, *t.shape[2:])
+            if t.shape[-1] != A.shape[-1]:
+                t = F.interpolate(t, size=A.shape[-2:], mode="bilinear", align_corners=False)
+            return t.to(A.device)
+
+        return static
+
+    # -- data flow --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def prepare_photo(self, A: torch.Tensor) -> None:
+        """Photo-dependent parts, once per photo: ``mask``, ``fakeB_static``, ``real_A_fore``."""
+        A = A[:1].to(self.device)
+        matte = self.matting(A)
+        self.mask = (matte > 0.5).float()
+        self.fakeB_static_1 = self.static_stylizer(A)
+        self.real_A_fore_1 = ((A / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1  # white background
+        if not self.blendbg:  # no blending: the static stylisation gets the white background too
+            self.fakeB_static_1 = ((self.fakeB_static_1 / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1
+        self._photo_key = A.clone()
+
+    @torch.no_grad()
+    def set_input(self, input: dict) -> None:
+        """Unpack a batch of frames of one photo; computes the intrinsic flow (SPEC §1.10)."""
+        dev = self.device
+        self.real_A = input["A"].to(dev)
+        if self._photo_key is None or not torch.equal(self._photo_key, self.real_A[:1]):
+            self.prepare_photo(self.real_A)
+        self.image_paths = input["image_paths"]
+        self.real_A_lm = input["A_lm"].to(dev)
+        self.target_B_lm = input["tB_lm"].to(dev)
+        self.A_lm_68 = input["A_lm_68"].to(dev)
+        self.tB_lm_68 = input["tB_lm_68"].to(dev)
+        self.winB = input["winB"]
+        self.warp_motion = input["warp_motion"].to(dev)
+        b, _, h, w = self.target_B_lm.shape
+        if self.flow_net is None:
+            self.iw_flow = torch.zeros(b, 2, h, w, device=dev)
+            self.ifmask = torch.ones(b, 1, h, w, device=dev)
+        else:
+            flow_out, vis_out = self.flow_net(flow_net_input(self.A_lm_68, self.tB_lm_68).to(dev))
+            self.iw_flow, self.ifmask = postprocess_flow(flow_out, vis_out, size=h)
+
+    def forward(self) -> None:
+        b = self.target_B_lm.shape[0]
+        self.real_A = self.real_A_fore_1.expand(b, -1, -1, -1)
+        mask = self.mask.expand(b, -1, -1, -1)
+        self.fakeB_static = self.fakeB_static_1.expand(b, -1, -1, -1)
+        self.fg_mask = (2 * mask - 1).expand(b, 3, -1, -1)
+        land1 = self.real_A_lm.expand(b, -1, -1, -1)
+        self.fake_B_fore = self.netG_A(self.real_A, land1, self.target_B_lm, self.warp_motion, self.iw_flow, self.ifmask)
+        self.mask1 = grid_warp(mask, self.warp_motion)
+        if self.blendbg:
+            self.fake_B = ((self.fake_B_fore / 2 + 0.5) * self.mask1 + (self.fakeB_static / 2 + 0.5) * (1 - self.mask1)) * 2 - 1
+        else:
+            self.fake_B = self.fake_B_fore
+        self.fg_mask1 = (2 * self.mask1 - 1).expand(b, 3, -1, -1)
+        self.fake_B_vis = self._draw_vis(self.fake_B, self.tB_lm_68, self.winB)
+
+    @staticmethod
+    def _draw_vis(fake_B: torch.Tensor, lm: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
+        """fake_B (→ 3 ch) with 6×6 red squares at the target landmarks and the red window outline."""
+        vis = fake_B.detach().clone()
+        if vis.shape[1] == 1:
+            vis = vis.repeat(1, 3, 1, 1)
+        red = torch.tensor([1.0, -1.0, -1.0], device=vis.device).view(3, 1, 1)
+        h, w = vis.shape[-2:]
+        for i in range(vis.shape[0]):
+            for x, y in np.round(lm[i].detach().cpu().numpy()).astype(int):
+                vis[i, :, max(y - 3, 0) : max(y + 3, 0), max(x - 3, 0) : max(x + 3, 0)] = red
+            x1, x2, y1, y2 = (int(v) for v in win[i])
+            for x in (x1, x2):
+                vis[i, :, max(y1 - 3, 0) : min(y2 + 3, h), max(x - 3, 0) : min(x + 3, w)] = red
+            for y in (y1, y2):
+                vis[i, :, max(y - 3, 0) : min(y + 3, h), max(x1 - 3, 0) : min(x2 + 3, w)] = red
+        return vis
