@@ -1,0 +1,138 @@
+"""The ``makeittalk`` predictor end to end on random-weight checkpoints in the released layout."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from common import Audio, CheckpointError
+from common.checkpoint import save_atomic
+from Module1.config import Module1Config
+from Module1.constants import CONSTANT_FILES, load_constants
+from Module1.nets import Audio2landmarkContent, Audio2landmarkPos, Generator
+from Module1.predictors import NEURAL_PREDICTOR, PREDICTORS, resolve_predictor
+from Module1.predictors.makeittalk import MakeItTalkPredictor, _segments, resample_frames
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory, reference_dir) -> Module1Config:
+    d = tmp_path_factory.mktemp("m1ckpt")
+    torch.manual_seed(0)
+    save_atomic({"model": Generator(16, 256, 512, 16).state_dict()}, d / "ckpt_autovc.pth")
+    save_atomic({"model_g_face_id": Audio2landmarkContent().state_dict()}, d / "ckpt_content_branch.pth")
+    g = dict(Audio2landmarkPos().state_dict())
+    g["comb_mlp.0.weight"] = torch.zeros(4, 4)  # released files carry these; the loader drops them
+    save_atomic({"G": g}, d / "ckpt_speaker_branch.pth")
+    return Module1Config(
+        load_AUTOVC_name=d / "ckpt_autovc.pth",
+        load_a2l_C_name=d / "ckpt_content_branch.pth",
+        load_a2l_G_name=d / "ckpt_speaker_branch.pth",
+        module1_constants=reference_dir / "module1" / "data",
+        quiet=True,
+        seed=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def predictor(cfg) -> MakeItTalkPredictor:
+    return MakeItTalkPredictor(cfg)
+
+
+def _speech(seconds: float, sr: int = 22050) -> Audio:
+    t = np.arange(int(round(seconds * sr))) / sr
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    x = 0.2 * env * np.sin(2 * np.pi * (150 + 30 * np.sin(2 * np.pi * t)) * t)
+    return Audio(x.astype(np.float32), sr)
+
+
+@pytest.fixture(scope="module")
+def photo_points(reference_dir) -> np.ndarray:
+    std = np.loadtxt(reference_dir / "module1" / "data" / "STD_FACE_LANDMARKS.txt").reshape(68, 3)
+    return (std[:, :2] * 150 + np.array([256, 270])).astype(np.float32)
+
+
+def test_registered_and_chosen_by_auto(cfg):
+    assert PREDICTORS.get(NEURAL_PREDICTOR) is MakeItTalkPredictor
+    assert resolve_predictor("auto", cfg) == ("makeittalk", None)
+
+
+@pytest.mark.parametrize("field", ["load_AUTOVC_name", "load_a2l_C_name", "load_a2l_G_name"])
+def test_missing_checkpoint_is_named(cfg, tmp_path, field):
+    bad = dataclasses.replace(cfg, **{field: tmp_path / "nope.pth"})
+    reason = MakeItTalkPredictor.unavailable_reason(bad)
+    assert reason is not None and "nope.pth" in reason
+    with pytest.raises(CheckpointError, match="nope.pth"):
+        MakeItTalkPredictor(bad)
+
+
+@pytest.mark.parametrize("name", list(CONSTANT_FILES))
+def test_missing_constant_is_named(cfg, tmp_path, reference_dir, name):
+    for other in CONSTANT_FILES:
+        if other != name:
+            shutil.copy(reference_dir / "module1" / "data" / other, tmp_path / other)  # tmp only
+    bad = dataclasses.replace(cfg, module1_constants=tmp_path)
+    assert name in MakeItTalkPredictor.unavailable_reason(bad)
+    with pytest.raises(CheckpointError, match=name):
+        load_constants(tmp_path)
+
+
+def test_constants_default_next_to_checkpoints(cfg):
+    default = dataclasses.replace(cfg, module1_constants=None)
+    assert default.constants_dir == Path(cfg.load_a2l_C_name).parent
+    assert "STD_FACE_LANDMARKS.txt" in MakeItTalkPredictor.unavailable_reason(default)
+
+
+@pytest.mark.parametrize("seconds, fps", [(1.3, 25.0), (0.77, 30.0)])
+def test_end_to_end_frame_count(predictor, photo_points, seconds, fps):
+    audio = _speech(seconds)
+    before = audio.samples.copy()
+    seq = predictor.predict(audio, photo_points, fps)
+    assert len(seq) == round(audio.duration * fps)
+    assert seq.fps == fps and seq.points.shape == (len(seq), 68, 2)
+    assert np.all(np.isfinite(seq.points))
+    np.testing.assert_array_equal(audio.samples, before)
+    # source = the photo's points after the original's lip/eye tweak
+    np.testing.assert_allclose(seq.source[37, 1], photo_points[37, 1] - 2)
+    np.testing.assert_allclose(seq.source[0], photo_points[0])
+    # random weights move the face, but it stays a face-sized thing around the photo's
+    assert np.abs(seq.points.mean(axis=(0, 1)) - photo_points.mean(0)).max() < 256
+
+
+def test_normalized_prediction_covers_every_feature_frame(predictor, photo_points):
+    rng = np.random.RandomState(0)
+    feat = rng.randn(40, 80).astype(np.float32)
+    out = predictor.predict_normalized(feat, rng.randn(256).astype(np.float32) * 0.05, np.zeros(204))
+    assert out.shape == (40, 204) and np.all(np.isfinite(out))
+
+
+def test_autovc_conversion_keeps_length(predictor):
+    rng = np.random.RandomState(0)
+    f0 = np.zeros((70, 257), np.float32)
+    f0[:, 0] = 1
+    out = predictor.convert(rng.rand(70, 80).astype(np.float32), f0, rng.randn(256).astype(np.float32))
+    assert out.shape == (70, 80)
+
+
+def test_deterministic_with_seed(predictor, photo_points):
+    audio = _speech(0.9)
+    a = predictor.predict(audio, photo_points, 25.0).points
+    b = predictor.predict(audio, photo_points, 25.0).points
+    np.testing.assert_array_equal(a, b)
+
+
+def test_segments_tail():
+    assert _segments(100) == [(0, 100, 0)]
+    assert _segments(1024 + 30) == [(0, 512, 0), (512, 1024, 0), (1024, 1054, 0)]
+    # a 5-window tail is predicted inside the last 512 windows and only its own 5 are kept
+    assert _segments(1024 + 5) == [(0, 512, 0), (512, 1024, 0), (517, 1029, 507)]
+
+
+def test_resample_frames():
+    x = np.arange(10, dtype=float)[:, None]  # value = frame index at 62.5 fps
+    out = resample_frames(x, 62.5, 4, 25.0)
+    np.testing.assert_allclose(out[:, 0], [0, 2.5, 5, 7.5])
+    np.testing.assert_allclose(resample_frames(x, 62.5, 6, 25.0)[-1, 0], 9)  # past the end: hold
