@@ -37,9 +37,11 @@ log = logging.getLogger(__name__)
 
 VISUAL_NAMES = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "fake_B_vis", "fg_mask", "fakeB_static", "fake_B_fore", "fg_mask1"]
 
-MattingFn = Callable[[torch.Tensor], torch.Tensor]  # (1,3,H,W) [-1,1] → (1,1,H,W) [0,1]
+# Auxiliary callables get the photo (1,3,H,W) in [-1,1] and its (68,2) landmarks in the same pixel frame
+# (only the weight-free stand-ins use the landmarks).
+MattingFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # → (1,1,H,W) matte in [0,1]
 FlowFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # (B,136,224,224) → flow_out, vis_out
-StaticFn = Callable[[torch.Tensor], torch.Tensor]  # (1,3,256,256) [-1,1] → (1,C,256,256) [-1,1]
+StaticFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # → (1,C,H,W) in [-1,1]
 
 
 class StaticDrawing(torch.nn.Module):
@@ -52,7 +54,7 @@ class StaticDrawing(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, A: torch.Tensor) -> torch.Tensor:
+    def forward(self, A: torch.Tensor, landmarks: object = None) -> torch.Tensor:
         size = A.shape[-1]
         a512 = F.interpolate(A, size=(2 * size, 2 * size), mode="bilinear", align_corners=False)
         style = torch.tensor([0.0, 1.0, 0.0], device=A.device).view(1, 3, 1, 1).expand(A.shape[0], 3, size // 2, size // 2)
@@ -71,7 +73,7 @@ class Photo2CartoonStatic(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, A: torch.Tensor) -> torch.Tensor:
+    def forward(self, A: torch.Tensor, landmarks: object = None) -> torch.Tensor:
         u8 = ((A + 1) * 127.5).to(torch.uint8)  # float32 arithmetic then truncation
         face = u8.float() / 127.5 - 1
         out = self.net(face)
@@ -132,7 +134,7 @@ class GeomCGTIFWTestModel(BaseModel):
         self.static_stylizer = static_stylizer if static_stylizer is not None else self._load_static(stand_ins)
         if stand_ins:
             log.warning("Module2 test model: weight-free stand-ins in use: %s", "; ".join(stand_ins))
-        self._photo_key: torch.Tensor | None = None
+        self._photo_key: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- auxiliaries ------------------------------------------------------------------------------
     def _load_matting(self, stand_ins: list[str]) -> MattingFn:
@@ -141,13 +143,13 @@ class GeomCGTIFWTestModel(BaseModel):
             from .auxiliary.modnet import load_modnet, matte
 
             net = load_modnet(path, self.device)
-            return lambda A: matte(net, A)
+            return lambda A, lm: matte(net, A)
         from ..stylize import foreground_mask
 
         stand_ins.append(f"matting ({path.name} absent) -> stylize.foreground_mask")
 
-        def matting(A: torch.Tensor) -> torch.Tensor:
-            m = np.asarray(foreground_mask(_uint8_rgb(A)), dtype=np.float32)
+        def matting(A: torch.Tensor, lm: np.ndarray) -> torch.Tensor:
+            m = np.asarray(foreground_mask(_uint8_rgb(A), lm, A.shape[-1]), dtype=np.float32)
             if m.max() > 1:
                 m = m / 255.0
             return torch.from_numpy(m).to(A.device).view(1, 1, *m.shape[-2:])
@@ -192,8 +194,8 @@ class GeomCGTIFWTestModel(BaseModel):
         stand_ins.append(f"static {self.style} ({path.relative_to(self.aux_dir)} absent) -> stylize.{stand_in.__name__}")
         channels = 1 if self.style == "drawing" else 3
 
-        def static(A: torch.Tensor) -> torch.Tensor:
-            img = np.asarray(stand_in(_uint8_rgb(A)))
+        def static(A: torch.Tensor, lm: np.ndarray) -> torch.Tensor:
+            img = np.asarray(stand_in(_uint8_rgb(A), lm, A.shape[-1]))
             if img.ndim == 2:
                 img = img[:, :, None]
             t = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
@@ -207,24 +209,31 @@ class GeomCGTIFWTestModel(BaseModel):
 
     # -- data flow --------------------------------------------------------------------------------
     @torch.no_grad()
-    def prepare_photo(self, A: torch.Tensor) -> None:
-        """Photo-dependent parts, once per photo: ``mask``, ``fakeB_static``, ``real_A_fore``."""
+    def prepare_photo(self, A: torch.Tensor, A_lm_68: torch.Tensor | np.ndarray) -> None:
+        """Photo-dependent parts, once per photo: ``mask``, ``fakeB_static``, ``real_A_fore``.
+
+        ``A`` (1,3,H,W) in [-1,1]; ``A_lm_68`` its (68,2) (or (1,68,2)) landmarks in A's pixels.
+        """
         A = A[:1].to(self.device)
-        matte = self.matting(A)
+        lm = np.asarray(A_lm_68.detach().cpu() if isinstance(A_lm_68, torch.Tensor) else A_lm_68, np.float32)
+        lm = lm.reshape(-1, 68, 2)[0]
+        matte = self.matting(A, lm)
         self.mask = (matte > 0.5).float()
-        self.fakeB_static_1 = self.static_stylizer(A)
+        self.fakeB_static_1 = self.static_stylizer(A, lm)
         self.real_A_fore_1 = ((A / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1  # white background
         if not self.blendbg:  # no blending: the static stylisation gets the white background too
             self.fakeB_static_1 = ((self.fakeB_static_1 / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1
-        self._photo_key = A.clone()
+        self._photo_key = (A.clone(), torch.from_numpy(lm.copy()))
 
     @torch.no_grad()
     def set_input(self, input: dict) -> None:
         """Unpack a batch of frames of one photo; computes the intrinsic flow (SPEC §1.10)."""
         dev = self.device
         self.real_A = input["A"].to(dev)
-        if self._photo_key is None or not torch.equal(self._photo_key, self.real_A[:1]):
-            self.prepare_photo(self.real_A)
+        src = input["A_lm_68"][:1].detach().cpu().reshape(68, 2).float()
+        key = self._photo_key
+        if key is None or not (torch.equal(key[0], self.real_A[:1]) and torch.equal(key[1], src)):
+            self.prepare_photo(self.real_A, src)
         self.image_paths = input["image_paths"]
         self.real_A_lm = input["A_lm"].to(dev)
         self.target_B_lm = input["tB_lm"].to(dev)
