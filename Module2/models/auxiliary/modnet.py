@@ -254,7 +254,7 @@ class MODNet(nn.Module):
     """Trimap-free portrait matting network (MobileNetV2 backbone, no pretrained download).
 
     ``forward(img, inference)`` takes ``img`` (B, 3, H, W) in [-1, 1] with H, W multiples
-    of 32 and returns ``(pred_semantic, pred_detail, pred_matte)``: semantic (B,1,H/8,W/8)
+    of 32 and returns ``(pred_semantic, pred_detail, pred_matte)``: semantic (B,1,H/16,W/16)
     and detail (B,1,H,W) are ``None`` when ``inference`` is true; the matte (B,1,H,W) is
     in [0, 1].
     """
