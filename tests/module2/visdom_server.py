@@ -1,0 +1,69 @@
+"""A real visdom server on 127.0.0.1 for the Module2 training tests (helper, not a test module).
+
+``python -m visdom.server`` first downloads its JavaScript from CDNs and crashes when offline
+(the MathJax step raises), so the tests start the same server through its ``main()`` without
+that download step: ``[python, -c, "...run_server import main; main()", -port, P, --hostname,
+127.0.0.1, -env_path, DIR]``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+_MAIN = "import sys; sys.argv[0] = 'visdom.server'; from visdom.server.run_server import main; main()"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def visdom_server(env_path: Path, timeout: float = 60.0) -> Iterator[int]:
+    """Start a server on a free port, wait until it answers, yield the port, kill it."""
+    port = free_port()
+    log = open(Path(env_path) / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAIN, "-port", str(port), "--hostname", "127.0.0.1", "-env_path", str(env_path)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        t0 = time.time()
+        while not port_open(port):
+            if proc.poll() is not None:
+                raise RuntimeError(f"visdom server exited: {(Path(env_path) / 'server.log').read_text()[-2000:]}")
+            if time.time() - t0 > timeout:
+                raise RuntimeError("visdom server did not answer in time")
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def window_data(port: int, env: str) -> dict:
+    """``{window id: window dict}`` of ``env`` as the server holds it."""
+    import visdom
+
+    vis = visdom.Visdom(server="http://127.0.0.1", port=port, env=env, use_incoming_socket=False, raise_exceptions=True)
+    return json.loads(vis.get_window_data(env=env))
