@@ -273,11 +273,10 @@ def detect_faces(image_rgb: np.ndarray, landmarker: str = "auto", *, upsample: i
     ``drop_weak``: when at least one detection scores at or above the landmarker's ``weak_score``, the
     detections below it are dropped as likely false positives (e.g. a mission patch or a printed logo).
     """
-    faces = get_landmarker(landmarker).detect(image_rgb, upsample=upsample)
-    faces.sort(key=lambda f: -f.score)
+    model = get_landmarker(landmarker)
+    faces = sorted(model.detect(image_rgb, upsample=upsample), key=lambda f: -f.score)
     if drop_weak and faces:
-        weak = LANDMARKERS.get(resolve_landmarker(landmarker)).weak_score
-        strong = [f for f in faces if f.score >= weak]
+        strong = [f for f in faces if f.score >= model.weak_score]
         if strong:
             faces = strong
     return faces

@@ -235,12 +235,14 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
 
 
 def _redetect(aligned: np.ndarray, mapped: np.ndarray, landmarker: str) -> np.ndarray | None:
-    """Landmarks of the face in the crop that matches ``mapped`` (IoU of extents ≥ 0.5), else None."""
-    expected = (*mapped.min(axis=0), *mapped.max(axis=0))
-    match: Face | None = None
-    for f in detect_faces(aligned, landmarker, upsample=0, drop_weak=False):
-        got = (*f.landmarks.min(axis=0), *f.landmarks.max(axis=0))
-        if _iou(expected, got) >= 0.5 and (match is None or _iou(expected, got) > _iou(expected, (
-                *match.landmarks.min(axis=0), *match.landmarks.max(axis=0)))):
-            match = f
-    return None if match is None else match.landmarks
+    """Landmarks of the face in the crop whose point extent best overlaps ``mapped`` (IoU ≥ 0.5), else None."""
+
+    def extent(p: np.ndarray) -> Box:
+        return (*p.min(axis=0), *p.max(axis=0))
+
+    expected = extent(mapped)
+    # The face fills the 512 crop, so no upsampling is needed to find it.
+    scored = [(_iou(expected, extent(f.landmarks)), f) for f in
+              detect_faces(aligned, landmarker, upsample=0, drop_weak=False)]
+    scored = [(iou, f) for iou, f in scored if iou >= 0.5]
+    return max(scored, key=lambda t: t[0])[1].landmarks if scored else None
