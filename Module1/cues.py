@@ -256,7 +256,7 @@ class PhoneRecognizer:
     Raises ``RuntimeError`` from ``__init__`` when pocketsphinx or its model is unavailable.
     """
 
-    def __init__(self, quiet: bool = True) -> None:
+    def __init__(self, quiet: bool = True, piece_s: float = 20.0) -> None:
         try:
             import pocketsphinx as ps
         except Exception as exc:  # optional dependency
@@ -272,25 +272,56 @@ class PhoneRecognizer:
         except Exception as exc:
             raise RuntimeError(f"pocketsphinx phone decoder unavailable ({hmm}): {exc}") from None
         self.frame_s = 1.0 / float(frate or 100)
+        self._cmn0 = self._decoder.get_cmn()
         self.quiet = quiet
+        self.piece_s = piece_s
 
     def __call__(self, samples16: np.ndarray) -> list[tuple[str, float, float]]:
-        """Phone segments ``(phone, start_s, end_s)`` of 16 kHz mono float samples."""
+        """Phone segments ``(phone, start_s, end_s)`` of 16 kHz mono float samples.
+
+        Long audio is cut at quiet points into pieces of about ``piece_s`` seconds,
+        each decoded as one utterance (batch cepstral normalisation), so the result does
+        not depend on what the decoder heard before.
+        """
         from tqdm import tqdm
 
         x = np.clip(np.asarray(samples16, dtype=np.float32), -1.0, 1.0)
         pcm = (x * 32767.0).astype("<i2")
-        chunk = TARGET_SR  # one second per call: lets the progress bar move on long clips
-        d = self._decoder
-        d.start_utt()
-        for i in tqdm(range(0, max(pcm.size, 1), chunk), desc="phones", unit="s",
-                      disable=self.quiet or pcm.size < 10 * chunk, leave=False):
-            d.process_raw(pcm[i:i + chunk].tobytes(), no_search=False, full_utt=False)
-        d.end_utt()
-        segs = []
-        for s in d.seg():
-            segs.append((str(s.word), s.start_frame * self.frame_s, (s.end_frame + 1) * self.frame_s))
+        cuts = _quiet_cuts(x, self.piece_s)
+        segs: list[tuple[str, float, float]] = []
+        pieces = list(zip(cuts[:-1], cuts[1:]))
+        for a, b in tqdm(pieces, desc="phones", unit="piece", disable=self.quiet or len(pieces) < 2, leave=False):
+            if b - a < TARGET_SR // 10:  # too short to hold a phone
+                continue
+            off = a / TARGET_SR
+            for phone, s, e in self._decode(pcm[a:b]):
+                segs.append((phone, off + s, off + e))
         return segs
+
+    def _decode(self, pcm: np.ndarray) -> list[tuple[str, float, float]]:
+        d = self._decoder
+        d.set_cmn(self._cmn0)
+        d.start_utt()
+        d.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
+        d.end_utt()
+        return [(str(s.word), s.start_frame * self.frame_s, (s.end_frame + 1) * self.frame_s) for s in d.seg()]
+
+
+def _quiet_cuts(x16: np.ndarray, piece_s: float) -> list[int]:
+    """Sample indices ``[0, ..., N]`` cutting ``x16`` at its quietest 10 ms within ±25 % of every ``piece_s``."""
+    n = x16.size
+    step = int(piece_s * TARGET_SR)
+    if n <= 1.5 * step:
+        return [0, n]
+    r = rms_track(x16)
+    hop = int(round(HOP_S * TARGET_SR))
+    cuts = [0]
+    while n - cuts[-1] > 1.5 * step:
+        lo = (cuts[-1] + int(0.75 * step)) // hop
+        hi = (cuts[-1] + int(1.25 * step)) // hop
+        cuts.append(int((lo + int(np.argmin(r[lo:hi]))) * hop))
+    cuts.append(n)
+    return cuts
 
 
 def phone_segments(samples: np.ndarray, sr: int, recognizer: PhoneRecognizer | None = None

@@ -166,3 +166,16 @@ class TestPhones:
         x44 = soxr.resample(x, sr, 44100)
         segs44 = cues.phone_segments(x44, 44100, rec)
         assert abs(len(segs44) - len(segs)) <= 0.2 * len(segs)
+
+    def test_recogniser_is_stateless_and_splits_long_audio(self):
+        x, sr = read_example()
+        try:
+            rec = cues.PhoneRecognizer(piece_s=3.0)
+        except RuntimeError as exc:
+            pytest.skip(f"pocketsphinx unavailable: {exc}")
+        x16 = cues.to_16k(x, sr)
+        first = rec(x16)
+        rec(np.flip(x16).copy())  # something else in between
+        assert rec(x16) == first
+        starts = [s for _, s, _ in first]
+        assert np.all(np.diff(starts) > 0) and len(first) > 3 * x16.size / 16000
