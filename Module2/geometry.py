@@ -1,0 +1,288 @@
+"""Fast 2-D warps for the weight-free renderer: similarity fits, a head ring and a piecewise-affine mesh warp.
+
+Conventions: points are ``(x, y)`` pixel coordinates, x right, y down, pixel centres
+at integers (pixel ``(0, 0)`` covers ``[-0.5, 0.5]²``); arrays of points are ``(N, 2)``
+float32. Landmarks are iBUG-68 ordered. Every function here is pure (no I/O, no globals
+that change); :class:`PiecewiseAffineWarp` keeps only per-instance work buffers.
+
+>>> import numpy as np
+>>> src = np.array([[0, 0], [10, 0], [0, 10]], np.float32)
+>>> m = similarity_transform(src, src * 2 + 3)
+>>> np.allclose(m, [[2, 0, 3], [0, 2, 3]], atol=1e-5)
+True
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+__all__ = [
+    "STABLE_POINTS",
+    "similarity_transform",
+    "apply_transform",
+    "head_ring",
+    "border_points",
+    "PiecewiseAffineWarp",
+]
+
+# Landmarks that move rigidly with the skull (jaw top, brows, nose, eye corners): the
+# per-frame similarity of these carries the head ring, so speech (jaw, lips) and blinks
+# (lids) never tug the hair.
+STABLE_POINTS: tuple[int, ...] = (
+    0, 1, 2, 14, 15, 16,                       # upper jaw
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26,    # brows
+    27, 28, 29, 30, 31, 32, 33, 34, 35,        # nose
+    36, 39, 42, 45,                            # eye corners
+)
+
+_SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
+_NONE = 255  # triangle-id sentinel: pixel covered by no triangle (identity map)
+
+
+def _check_points(pts: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(pts, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or (n is not None and arr.shape[0] != n):
+        want = f"({n}, 2)" if n is not None else "(N, 2)"
+        raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains non-finite values")
+    return arr
+
+
+def similarity_transform(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation; no reflection).
+
+    Args:
+        src_pts: (N, 2) points, N ≥ 2.
+        dst_pts: (N, 2) corresponding points.
+
+    Returns:
+        float32 (2, 3) matrix ``M`` with ``dst ≈ M[:, :2] @ src + M[:, 2]`` (Umeyama 1991).
+    """
+    src = _check_points(src_pts, "src_pts")
+    dst = _check_points(dst_pts, "dst_pts", src.shape[0])
+    if src.shape[0] < 2:
+        raise ValueError(f"similarity_transform needs at least 2 points; got shape {src.shape}")
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    var_s = float((s**2).sum()) / len(s)
+    if var_s <= 1e-12:
+        raise ValueError("src_pts are all identical; a similarity transform is undefined")
+    cov = d.T @ s / len(s)
+    u, sig, vt = np.linalg.svd(cov)
+    flip = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        flip[1, 1] = -1.0
+    rot = u @ flip @ vt
+    scale = float(np.trace(np.diag(sig) @ flip)) / var_s
+    out = np.empty((2, 3), np.float64)
+    out[:, :2] = scale * rot
+    out[:, 2] = mu_d - scale * rot @ mu_s
+    return out.astype(np.float32)
+
+
+def apply_transform(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a (2, 3) affine ``matrix`` to (N, 2) points; returns float32 (N, 2)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape != (2, 3):
+        raise ValueError(f"matrix must have shape (2, 3); got {m.shape}")
+    p = _check_points(pts, "pts")
+    return (p @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
+def head_ring(source: np.ndarray, n: int = 12) -> np.ndarray:
+    """``n`` points on an ellipse enclosing the head and hair, from 68 landmarks.
+
+    The ellipse is aligned with the face (eye line = x axis), centred a quarter of the
+    eye-to-chin distance above the eyes, with half-axes 0.9 × jaw width and 1.5 ×
+    eye-to-chin distance, so that it clears typical hair and passes below the chin.
+    The renderer moves it rigidly with the head (see :data:`STABLE_POINTS`).
+
+    Args:
+        source: (68, 2) landmarks in pixels.
+        n: number of ring points (≥ 3), starting at the top, clockwise on screen.
+
+    Returns:
+        float32 (n, 2).
+    """
+    p = _check_points(source, "source", 68)
+    if n < 3:
+        raise ValueError(f"head_ring needs n >= 3; got {n}")
+    eyes_r, eyes_l = p[36:42].mean(0), p[42:48].mean(0)
+    eye_c = (eyes_r + eyes_l) / 2
+    ex = eyes_l - eyes_r
+    ex = ex / max(np.linalg.norm(ex), 1e-6)
+    ey = np.array([-ex[1], ex[0]])  # down on screen when the eyes are level
+    jaw_w = float(np.linalg.norm(p[16] - p[0]))
+    chin = float(np.dot(p[8] - eye_c, ey))
+    centre = eye_c - 0.25 * chin * ey
+    a, b = 0.9 * jaw_w, 1.5 * chin
+    t = np.arange(n) * (2 * np.pi / n)
+    pts = centre + np.outer(a * np.sin(t), ex) - np.outer(b * np.cos(t), ey)
+    return pts.astype(np.float32)
+
+
+def border_points(size: int, per_side: int = 5) -> np.ndarray:
+    """Fixed points along the image border (corners included): float32 (4·(per_side−1), 2)."""
+    if per_side < 2:
+        raise ValueError(f"per_side must be >= 2; got {per_side}")
+    e = size - 1.0
+    t = np.linspace(0.0, e, per_side)[:-1]
+    top = np.stack([t, np.zeros_like(t)], 1)
+    right = np.stack([np.full_like(t, e), t], 1)
+    bottom = np.stack([e - t, np.full_like(t, e)], 1)
+    left = np.stack([np.zeros_like(t), e - t], 1)
+    return np.concatenate([top, right, bottom, left]).astype(np.float32)
+
+
+def _signed_area2(tri: np.ndarray) -> np.ndarray:
+    """Twice the signed area of (T, 3, 2) triangles."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+class PiecewiseAffineWarp:
+    """Backward piecewise-affine warp over a Delaunay mesh triangulated once on the source.
+
+    Per frame, every destination triangle gets the affine that maps it onto its source
+    triangle; a raster of triangle ids (``cv2.fillConvexPoly`` with sub-pixel vertices)
+    selects, per pixel, the affine that gives the source position, and one ``cv2.remap``
+    samples the image. Destination triangles of (near) zero area (a closed eye) or folded
+    over (a lip pushed through its neighbour) are drawn first, so that the well-formed
+    triangles around them win on every pixel they cover; pixels covered by no triangle
+    keep the identity map.
+
+    Args:
+        src_points: (N, 2) control points in the source image (pixels).
+        size: output side length (the source image is ``size × size`` too).
+
+    >>> pts = np.array([[0, 0], [31, 0], [31, 31], [0, 31], [15, 16]], np.float32)
+    >>> w = PiecewiseAffineWarp(pts, 32)
+    >>> mx, my = w.map(pts)
+    >>> float(abs(mx[10, 20] - 20)) < 1e-3 and float(abs(my[10, 20] - 10)) < 1e-3
+    True
+    """
+
+    def __init__(self, src_points: np.ndarray, size: int) -> None:
+        src = _check_points(src_points, "src_points")
+        if src.shape[0] < 3:
+            raise ValueError(f"src_points needs at least 3 points; got shape {src.shape}")
+        if int(size) <= 0:
+            raise ValueError(f"size must be positive; got {size}")
+        self.size = int(size)
+        self.src = src.astype(np.float32)
+        # Coincident source points (e.g. touching inner lips) would be dropped by Qhull
+        # and then could never move apart: triangulate on a copy with tiny, fixed nudges.
+        tri_pts = src.copy()
+        _, first, counts = np.unique(np.round(src, 3), axis=0, return_index=True, return_counts=True)
+        if np.any(counts > 1):
+            rng = np.random.default_rng(0)
+            tri_pts = tri_pts + rng.uniform(-1e-2, 1e-2, tri_pts.shape)
+        self.triangles = Delaunay(tri_pts).simplices.astype(np.int32)  # (T, 3)
+        n_tri = len(self.triangles)
+        self._small_ids = n_tri < _NONE
+        s = self.size
+        xs = np.arange(s, dtype=np.float32)
+        self._x = np.broadcast_to(xs[None, :], (s, s)).copy()
+        self._y = np.broadcast_to(xs[:, None], (s, s)).copy()
+        dt = np.uint8 if self._small_ids else np.int32
+        self._ids = np.empty((s, s), dt)
+        self._coef = [np.empty((s, s), np.float32) for _ in range(6)]
+        self._map_x = np.empty((s, s), np.float32)
+        self._map_y = np.empty((s, s), np.float32)
+        self._tmp = np.empty((s, s), np.float32)
+        # Source triangle corners, (T, 2, 3): columns are the 3 corners.
+        self._src_tri = np.transpose(self.src.astype(np.float64)[self.triangles], (0, 2, 1))
+        self._src_sign = np.where(_signed_area2(src[self.triangles]) < 0, -1.0, 1.0)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.src.shape[0])
+
+    def affines(self, dst_points: np.ndarray) -> np.ndarray:
+        """Per-triangle destination→source affines: float64 (T, 2, 3)."""
+        dst = _check_points(dst_points, "dst_points", self.n_points)
+        d = dst[self.triangles]  # (T, 3, 2)
+        # [x y 1] rows of the destination corners; A @ D^T = S  →  A = S @ inv(D^T).
+        dh = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # (T, 3, 3)
+        dt = np.transpose(dh, (0, 2, 1))
+        det = np.linalg.det(dt)
+        good = np.abs(det) > 1e-6
+        inv = np.empty_like(dt)
+        if np.any(good):
+            inv[good] = np.linalg.inv(dt[good])
+        if not np.all(good):
+            # Collapsed triangle: the minimum-norm least-squares affine keeps values finite.
+            inv[~good] = np.linalg.pinv(dt[~good])
+        return self._src_tri @ inv
+
+    def map(self, dst_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Backward maps for ``cv2.remap``: float32 ``(map_x, map_y)``, each (size, size).
+
+        ``map_x[y, x], map_y[y, x]`` is the source position shown at destination pixel
+        ``(x, y)``. The arrays are work buffers reused by the next call: copy them to keep.
+        """
+        dst = _check_points(dst_points, "dst_points", self.n_points)
+        aff = self.affines(dst)  # (T, 2, 3)
+        # Twice the signed area, relative to the source orientation: ≤ 0 means the triangle
+        # folded over (a lip pushed through its neighbour), ~0 that it collapsed.
+        area2 = _signed_area2(dst[self.triangles]) * self._src_sign
+        bad = area2 < 1.0
+        order = np.concatenate([np.flatnonzero(bad), np.flatnonzero(~bad)])
+        corners = np.round(dst[self.triangles] * (1 << _SHIFT)).astype(np.int32)  # (T, 3, 2)
+        ids = self._ids
+        if self._small_ids:
+            ids.fill(_NONE)
+            for i in order.tolist():
+                cv2.fillConvexPoly(ids, corners[i], i, cv2.LINE_8, _SHIFT)
+            table = np.zeros((256, 6), np.float32)
+            table[_NONE] = (1, 0, 0, 0, 1, 0)
+            table[: len(aff)] = aff.reshape(-1, 6)
+            for k in range(6):
+                cv2.LUT(ids, np.ascontiguousarray(table[:, k]), dst=self._coef[k])
+            c = self._coef
+        else:  # more than 254 triangles: int32 ids and a numpy gather (slower, same maps)
+            ids.fill(len(aff))
+            for i in order.tolist():
+                cv2.fillConvexPoly(ids, corners[i], i, cv2.LINE_8, _SHIFT)
+            table = np.concatenate([aff.reshape(-1, 6), [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)
+            g = table[ids]
+            c = [np.ascontiguousarray(g[..., k]) for k in range(6)]
+        mx, my, tmp = self._map_x, self._map_y, self._tmp
+        np.multiply(c[0], self._x, out=mx)
+        np.multiply(c[1], self._y, out=tmp)
+        np.add(mx, tmp, out=mx)
+        np.add(mx, c[2], out=mx)
+        np.multiply(c[3], self._x, out=my)
+        np.multiply(c[4], self._y, out=tmp)
+        np.add(my, tmp, out=my)
+        np.add(my, c[5], out=my)
+        return mx, my
+
+    def warp(
+        self,
+        image: np.ndarray,
+        dst_points: np.ndarray,
+        border_value: float | tuple[float, ...] = 255,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Warp ``image`` (size, size[, C]) so that the source points land on ``dst_points``.
+
+        Bilinear sampling; positions outside the source image read ``border_value``.
+        ``out`` (same shape and dtype as ``image``) is filled in place when given.
+        """
+        img = np.asarray(image)
+        if img.shape[:2] != (self.size, self.size):
+            raise ValueError(f"image must be ({self.size}, {self.size}[, C]); got {img.shape}")
+        mx, my = self.map(dst_points)
+        if isinstance(border_value, (int, float)):
+            border_value = (border_value,) * 4
+        if out is None:
+            return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=border_value)
+        if out.shape != img.shape or out.dtype != img.dtype:
+            raise ValueError(f"out must match image {img.shape} {img.dtype}; got {out.shape} {out.dtype}")
+        cv2.remap(img, mx, my, cv2.INTER_LINEAR, dst=out, borderMode=cv2.BORDER_CONSTANT,
+                  borderValue=border_value)
+        return out
