@@ -46,3 +46,5 @@ def create_model(opt):
 
 # Importing a model module registers it.
 from . import geomcgt_ifw_test_model  # noqa: E402,F401
+from . import geomgm_ifw_fore_model  # noqa: E402,F401
+from . import geomgm_ifw_cartoon_fore_model  # noqa: E402,F401
