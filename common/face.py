@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -72,9 +73,11 @@ class Landmarker:
         return None
 
     def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
+        """Every face in ``image`` (uint8 RGB (H, W, 3)), in the detector's order."""
         raise NotImplementedError
 
     def landmarks_for_box(self, image: np.ndarray, box: Box) -> np.ndarray:
+        """(68, 2) float32 landmarks of the face inside ``box`` (x1, y1, x2, y2), no detection."""
         raise NotImplementedError
 
 
@@ -209,7 +212,9 @@ class FaceAlignmentLandmarker(Landmarker):
 
     def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
         image = _check_image(image)
-        out = self._fa.get_landmarks_from_image(image, return_bboxes=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "No faces were detected." is a result here, not a warning
+            out = self._fa.get_landmarks_from_image(image, return_bboxes=True)
         preds, _, boxes = out if isinstance(out, tuple) else (out, None, None)
         faces = []
         for pts, box in zip(preds or [], boxes if boxes is not None else []):
