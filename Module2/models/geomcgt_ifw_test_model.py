@@ -63,21 +63,17 @@ class StaticDrawing(torch.nn.Module):
 
 
 class Photo2CartoonStatic(torch.nn.Module):
-    """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (SPEC §1.10, cartoon).
-
-    The photo is re-quantised to uint8 by truncation (as the original does) before
-    ``face/127.5 − 1``; the generator's first output is the stylisation.
-    """
+    """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (SPEC §1.10, cartoon):
+    uint8 re-quantisation by truncation, ``face/127.5 − 1``, the generator's first output."""
 
     def __init__(self, net: torch.nn.Module) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, A: torch.Tensor, landmarks: object = None) -> torch.Tensor:
-        u8 = ((A + 1) * 127.5).to(torch.uint8)  # float32 arithmetic then truncation
-        face = u8.float() / 127.5 - 1
-        out = self.net(face)
-        return out[0] if isinstance(out, (tuple, list)) else out
+        from .auxiliary.photo2cartoon import static_cartoon
+
+        return static_cartoon(self.net, A).to(A.device)
 
 
 def _uint8_rgb(A: torch.Tensor) -> np.ndarray:
