@@ -32,7 +32,11 @@ __all__ = [
     "voice_activity",
     "spectral_shape",
     "phone_segments",
+    "check_closures",
+    "fill_missed_speech",
     "viseme_tracks",
+    "TRANSITION",
+    "UNKNOWN",
 ]
 
 log = logging.getLogger(__name__)
@@ -241,10 +245,21 @@ VISEMES: dict[str, Viseme] = {
 }
 # Noise / filler units (+NSN+, +SPN+, +BREATH+...): mouth mostly at rest, weak pull.
 _NOISE = Viseme(0.05, 0.0, 0.0, 0.5)
+# A segment that only carries its neighbours' shape (a rejected recognition).
+TRANSITION = "~"
+_TRANSITION = Viseme(0.0, 0.0, 0.0, 0.02)
+# Speech the recogniser missed (it said silence): a neutral, half-open mouth that the loudness scales.
+UNKNOWN = "?"
+_UNKNOWN = Viseme(0.6, 0.0, 0.0, 0.5)
+_BILABIALS = ("P", "B", "M")
 
 
 def _viseme(phone: str) -> Viseme:
     p = phone.strip().upper().rstrip("012")
+    if p == TRANSITION:
+        return _TRANSITION
+    if p == UNKNOWN:
+        return _UNKNOWN
     if p in VISEMES:
         return VISEMES[p]
     return _NOISE if p.startswith("+") or p.startswith("<") or p == "" else _REST
@@ -332,6 +347,71 @@ def phone_segments(samples: np.ndarray, sr: int, recognizer: PhoneRecognizer | N
     """
     rec = recognizer if recognizer is not None else PhoneRecognizer()
     return rec(to_16k(samples, sr))
+
+
+def check_closures(
+    segments: Sequence[tuple[str, float, float]],
+    rms: np.ndarray,
+    hop_s: float = HOP_S,
+    min_dip_db: float = 6.0,
+    context_s: float = 0.12,
+) -> list[tuple[str, float, float]]:
+    """Reject bilabials (P, B, M) that the audio does not support.
+
+    Lips closed on /p b m/ silence or muffle the sound, so a true bilabial's quietest
+    10 ms lies at least ``min_dip_db`` below the loudest sound within ``context_s``
+    around it. Bilabials without that dip (recognition errors inside loud vowels) are
+    relabelled :data:`TRANSITION` so that they take their neighbours' shape instead of
+    snapping the mouth shut. ``rms`` is the analysis-grid RMS (:func:`rms_track`).
+    """
+    r = np.asarray(rms, dtype=np.float64)
+    db = 20.0 * np.log10(np.maximum(r, 1e-10))
+    out = []
+    ctx = max(1, int(round(context_s / hop_s)))
+    for phone, start, end in segments:
+        if phone.upper() in _BILABIALS and r.size:
+            a = int(np.clip(np.floor(start / hop_s), 0, r.size - 1))
+            b = int(np.clip(np.ceil(end / hop_s), a + 1, r.size))
+            around = np.r_[db[max(0, a - ctx):a], db[b:b + ctx]]
+            if around.size == 0 or around.max() - db[a:b].min() < min_dip_db:
+                phone = TRANSITION
+        out.append((phone, start, end))
+    return out
+
+
+def fill_missed_speech(
+    segments: Sequence[tuple[str, float, float]],
+    active: np.ndarray,
+    hop_s: float = HOP_S,
+    min_s: float = 0.08,
+) -> list[tuple[str, float, float]]:
+    """Relabel the parts of ``SIL`` segments where ``active`` (voice activity on the grid) says speech.
+
+    Runs of activity of at least ``min_s`` inside a pause become :data:`UNKNOWN` segments, so
+    the lips keep moving with the sound where the recogniser lost track of it.
+    """
+    act = np.asarray(active, dtype=bool)
+    out: list[tuple[str, float, float]] = []
+    for phone, start, end in segments:
+        if phone.upper() != "SIL" or act.size == 0:
+            out.append((phone, start, end))
+            continue
+        a = int(np.clip(np.ceil(start / hop_s), 0, act.size))
+        b = int(np.clip(np.floor(end / hop_s), a, act.size))
+        run = act[a:b].astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.r_[0, run, 0]))
+        t = start
+        for ra, rb in zip(edges[::2], edges[1::2]):
+            if (rb - ra) * hop_s < min_s:
+                continue
+            ta, tb = (a + ra) * hop_s, (a + rb) * hop_s
+            if ta > t:
+                out.append((phone, t, ta))
+            out.append((UNKNOWN, ta, tb))
+            t = tb
+        if end > t:
+            out.append((phone, t, end))
+    return out
 
 
 def _gauss_weighted(values: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:

@@ -22,8 +22,10 @@ __all__ = ["ProceduralPredictor"]
 
 log = logging.getLogger(__name__)
 
-# How much of the opening comes from the loudness on top of the phone's own opening.
-_LOUD_FLOOR = 0.35
+# Share of the opening that the phone (vowel height) modulates; the rest follows the loudness alone.
+_VISEME_SHARE = 0.55
+# Phone openings below this (p/b/m, f/v) close the lips whatever the loudness.
+_CLOSE_BELOW = 0.12
 
 
 @PREDICTORS.register("procedural")
@@ -86,10 +88,12 @@ class ProceduralPredictor(LandmarkPredictor):
             log.info("landmarks: no speech found; mouth stays at rest")
             return np.zeros((T, 3), np.float32), gate
 
-        shape = self._phone_shape(x16, T, fps)
+        shape = self._phone_shape(x16, rms, active, T, fps)
         if shape is not None:
-            # The phone sets how far the mouth may open, the loudness how far it does.
-            open_ = shape[:, 0] * (_LOUD_FLOOR + (1.0 - _LOUD_FLOOR) * loud)
+            # Loudness drives the opening, the phone scales it (open vowels more, /i/ less)
+            # and closes it on bilabials and labiodentals.
+            vis = shape[:, 0]
+            open_ = loud * (1.0 - _VISEME_SHARE + _VISEME_SHARE * vis) * np.clip(vis / _CLOSE_BELOW, 0.0, 1.0)
             spread, round_ = shape[:, 1], shape[:, 2]
         else:
             cue = cues.to_frames(ndimage.gaussian_filter1d(cues.spectral_shape(x16, rms.size), 3.0), T, fps)
@@ -99,7 +103,8 @@ class ProceduralPredictor(LandmarkPredictor):
         out = np.stack([open_ * gate, spread * gate, round_ * gate], axis=1)
         return out.astype(np.float32), gate
 
-    def _phone_shape(self, x16: np.ndarray, T: int, fps: float) -> np.ndarray | None:
+    def _phone_shape(self, x16: np.ndarray, rms: np.ndarray, active: np.ndarray, T: int, fps: float
+                     ) -> np.ndarray | None:
         """Viseme tracks (T, 3) from recognised phones, or ``None`` (logged) to use spectral cues."""
         if self._recognizer is None:
             log.info("landmarks: phone recogniser unavailable (%s); lips follow energy and spectrum",
@@ -115,4 +120,5 @@ class ProceduralPredictor(LandmarkPredictor):
             log.info("landmarks: no phones recognised; lips follow energy and spectrum")
             return None
         log.info("landmarks: lips follow %d recognised phones (pocketsphinx) and the energy envelope", len(speech))
+        segs = cues.fill_missed_speech(cues.check_closures(segs, rms), active)
         return cues.viseme_tracks(segs, T, fps)

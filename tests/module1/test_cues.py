@@ -144,6 +144,35 @@ class TestVisemes:
         assert cues.VISEMES["UW"].round == 1.0 and cues.VISEMES["IY"].spread == 1.0
 
 
+class TestClosures:
+    def test_bilabial_needs_an_energy_dip(self):
+        rms = np.full(100, 0.3)
+        rms[40:46] = 0.01  # a real closure: 30 dB quieter
+        segs = [("AA", 0.2, 0.4), ("M", 0.4, 0.46), ("AA", 0.46, 0.6), ("B", 0.7, 0.75), ("AA", 0.75, 0.9)]
+        out = cues.check_closures(segs, rms)
+        assert [p for p, _, _ in out] == ["AA", "M", "AA", cues.TRANSITION, "AA"]
+        assert [(a, b) for _, a, b in out] == [(a, b) for _, a, b in segs]
+
+    def test_rejected_bilabial_takes_neighbours_shape(self):
+        segs = [("SIL", 0, 0.5), ("AA", 0.5, 1.0), (cues.TRANSITION, 1.0, 1.06), ("AA", 1.06, 1.5), ("SIL", 1.5, 2)]
+        v = cues.viseme_tracks(segs, 50, 25.0)
+        assert v[23:28, 0].min() > 0.95  # stays open through 0.92-1.12 s
+        kept = cues.viseme_tracks([(p if p != cues.TRANSITION else "M", a, b) for p, a, b in segs], 50, 25.0)
+        assert kept[23:28, 0].min() < 0.3
+
+    def test_missed_speech_inside_pause(self):
+        active = np.zeros(200, bool)
+        active[50:90] = True    # 0.5-0.9 s: speech the recogniser called silence
+        active[150:153] = True  # 30 ms: too short to matter
+        segs = [("AA", 0.0, 0.3), ("SIL", 0.3, 1.8), ("IY", 1.8, 2.0)]
+        out = cues.fill_missed_speech(segs, active)
+        assert [p for p, _, _ in out] == ["AA", "SIL", cues.UNKNOWN, "SIL", "IY"]
+        assert [round(a, 3) for _, a, _ in out] == [0.0, 0.3, 0.5, 0.9, 1.8]
+        assert out[-2][2] == 1.8
+        v = cues.viseme_tracks(out, 50, 25.0)
+        assert v[17, 0] == pytest.approx(0.6, abs=0.02) and v[30, 0] < 0.01
+
+
 class TestPhones:
     def test_phone_segments_on_speech(self):
         x, sr = read_example()
