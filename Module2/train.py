@@ -103,7 +103,7 @@ def train(argv: Sequence[str] | None = None) -> Path:
             if main_rank and total_iters % opt.print_freq == 0:
                 losses = model.get_current_losses()
                 t_comp = (time.time() - iter_start_time) / opt.batch_size
-                print(visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data))
+                visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data)
                 visualizer.plot_current_losses(epoch, float(epoch_iter) / max(dataset_size, 1), losses)
 
             if main_rank and total_iters % opt.save_latest_freq == 0:

@@ -428,3 +428,5 @@ class GeomGMIFWForeModel(BaseModel):
         self.optimizer_D.zero_grad()
         self.backward_D()
         self.optimizer_D.step()
+        for name in self.loss_names:  # keep values for logging, drop the graphs
+            setattr(self, "loss_" + name, getattr(self, "loss_" + name).detach())

@@ -37,8 +37,9 @@ def _phi(r2: torch.Tensor, order: int) -> torch.Tensor:
 
 
 def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared distances (B,N,D) × (B,M,D) → (B,N,M)."""
-    return (a.unsqueeze(2) - b.unsqueeze(1)).square().sum(-1)
+    """Pairwise squared distances (B,N,D) × (B,M,D) → (B,N,M) (matmul expansion: dense grids are large)."""
+    d = a.square().sum(-1).unsqueeze(2) + b.square().sum(-1).unsqueeze(1) - 2 * a @ b.transpose(1, 2)
+    return d.clamp_min(0)
 
 
 def interpolate_spline(
@@ -63,10 +64,14 @@ def interpolate_spline(
     lhs = torch.cat([top, bottom], dim=1)
     rhs = torch.cat([f, torch.zeros(b, d + 1, f.shape[2], dtype=c.dtype, device=c.device)], dim=1)
     sol = torch.linalg.solve(lhs, rhs)
-    w, v = sol[:, :n], sol[:, n:]
-    q = query_points.to(torch.float64)
-    rbf = _phi(_sqdist(q, c), order) @ w
-    lin = torch.cat([q, torch.ones(b, q.shape[1], 1, dtype=q.dtype, device=q.device)], dim=2) @ v
+    # Evaluation at the (many) query points runs in the query dtype (float32 like TensorFlow's
+    # implementation); only the small linear system is solved in float64 for stability.
+    dt = query_points.dtype
+    w, v = sol[:, :n].to(dt), sol[:, n:].to(dt)
+    q, cq = query_points, train_points.to(dt)
+    r2 = sum((q[..., i : i + 1] - cq[..., i].unsqueeze(1)).square() for i in range(d))
+    rbf = _phi(r2, order) @ w
+    lin = q @ v[:, :d] + v[:, d:]
     return (rbf + lin).to(train_values.dtype)
 
 
