@@ -98,7 +98,11 @@ def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = Non
 
 
 def rms_track(samples16: np.ndarray, win_s: float = 0.025) -> np.ndarray:
-    """RMS on the analysis grid: (K,) with ``K = ceil(N/160)`` values at 10 ms hops, windows of ``win_s`` centred on each hop."""
+    """RMS of 16 kHz samples (N,) on the analysis grid.
+
+    Returns float32 (K,), ``K = ceil(N/160)``: one value per 10 ms hop, over a window of
+    ``win_s`` seconds centred on the hop.
+    """
     x = np.asarray(samples16, dtype=np.float64)
     hop = int(round(HOP_S * TARGET_SR))
     K = max(1, int(np.ceil(x.size / hop)))
@@ -421,7 +425,7 @@ def _gauss_weighted(values: np.ndarray, weights: np.ndarray, sigma: float) -> np
 
 
 def viseme_tracks(
-    segments: Iterable[tuple[str, float, float]] | Sequence[tuple[str, float, float]],
+    segments: Iterable[tuple[str, float, float]],
     T: int,
     fps: float,
     sigma_s: float = 0.03,

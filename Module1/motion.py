@@ -48,7 +48,7 @@ _OUTER_UPPER = np.array([49, 50, 51, 52, 53])
 _OUTER_LOWER = np.array([55, 56, 57, 58, 59])
 
 # Fraction of the mouth width: inner-lip gap added at open=1 (of which the upper lip takes _UPPER_SHARE).
-OPEN_GAIN = 0.38
+OPEN_GAIN = 0.35
 _UPPER_SHARE = 0.15
 SPREAD_GAIN = 0.08   # width change at spread=±1
 ROUND_GAIN = 0.2     # width loss at round=1
@@ -93,7 +93,12 @@ def mouth_frame(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def inner_lip_gap(points: np.ndarray) -> np.ndarray:
-    """Mean distance of inner-lip points 61–63 to 67–65: (...,) pixels for (..., 68, 2) points."""
+    """Mean distance of inner-lip points 61–63 to 67–65: (...,) pixels for (..., 68, 2) points.
+
+    >>> pts = np.zeros((68, 2)); pts[[65, 66, 67], 1] = 4.0
+    >>> float(inner_lip_gap(pts))
+    4.0
+    """
     p = _check(points)
     return np.linalg.norm(p[..., _INNER_UP, :] - p[..., _INNER_LO, :], axis=-1).mean(-1)
 
