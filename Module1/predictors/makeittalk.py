@@ -49,7 +49,7 @@ from ..face import (
 from ..nets import SPEAKER_DROP_PREFIXES, Audio2landmarkContent, Audio2landmarkPos, Generator
 from .base import PREDICTORS, LandmarkPredictor
 
-__all__ = ["MakeItTalkPredictor", "SEGMENT", "AUTOVC_CHUNK", "load_networks", "resample_frames"]
+__all__ = ["MakeItTalkPredictor", "SEGMENT", "AUTOVC_CHUNK", "load_networks", "autovc_convert", "resample_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,35 @@ def resample_frames(points: np.ndarray, src_fps: float, n: int, fps: float) -> n
     for j in range(flat.shape[1]):
         out[:, j] = np.interp(t_new, t_old, flat[:, j])
     return out.reshape((n,) + points.shape[1:])
+
+
+@torch.no_grad()
+def autovc_convert(
+    generator: Generator,
+    mel: np.ndarray,
+    f0: np.ndarray,
+    emb: np.ndarray,
+    target_emb: np.ndarray,
+    device: torch.device | str = "cpu",
+    quiet: bool = True,
+) -> np.ndarray:
+    """Convert (T, 80) mel with its (T, 257) F0 one-hot from speaker ``emb`` to ``target_emb``.
+
+    Chunks of 4096 frames, each zero-padded to a multiple of 32; the post-net mels are concatenated
+    and the padding removed: (T, 80) float32.
+    """
+    dev = torch.device(device)
+    emb_src = torch.from_numpy(np.asarray(emb, np.float32)[None]).to(dev)
+    emb_trg = torch.from_numpy(np.asarray(target_emb, np.float32)[None]).to(dev)
+    outs = []
+    for i in tqdm(range(0, mel.shape[0], AUTOVC_CHUNK), desc="AutoVC", disable=quiet, leave=False):
+        x, f = mel[i : i + AUTOVC_CHUNK], f0[i : i + AUTOVC_CHUNK]
+        pad = (-x.shape[0]) % _PAD_BASE
+        xt = torch.from_numpy(np.pad(x.astype(np.float32), ((0, pad), (0, 0)))[None]).to(dev)
+        ft = torch.from_numpy(np.pad(f.astype(np.float32), ((0, pad), (0, 0)))[None]).to(dev)
+        _, post, _ = generator(xt, emb_src, ft, emb_trg, ft)
+        outs.append(post[0, : post.shape[1] - pad].cpu().numpy())
+    return np.concatenate(outs, axis=0).astype(np.float32)
 
 
 def _segments(n: int) -> list[tuple[int, int, int]]:
@@ -134,23 +163,9 @@ class MakeItTalkPredictor(LandmarkPredictor):
         self.spk_encoder = SpeakerEncoder(device=str(self.device))
 
     # ---- stages -------------------------------------------------------------------------
-    @torch.no_grad()
     def convert(self, mel: np.ndarray, f0: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """AutoVC: (T, 80) mel + (T, 257) F0 one-hot + source embedding → (T, 80) post-net mel."""
-        dev = self.device
-        emb_src = torch.from_numpy(np.asarray(emb, np.float32)[None]).to(dev)
-        emb_trg = torch.from_numpy(self.constants.target_emb.astype(np.float32)[None]).to(dev)
-        outs = []
-        for i in tqdm(range(0, mel.shape[0], AUTOVC_CHUNK), desc="AutoVC", disable=self.cfg.quiet, leave=False):
-            x, f = mel[i : i + AUTOVC_CHUNK], f0[i : i + AUTOVC_CHUNK]
-            pad = (-x.shape[0]) % _PAD_BASE
-            x = np.pad(x.astype(np.float32), ((0, pad), (0, 0)))
-            f = np.pad(f.astype(np.float32), ((0, pad), (0, 0)))
-            xt = torch.from_numpy(x[None]).to(dev)
-            ft = torch.from_numpy(f[None]).to(dev)
-            _, post, _ = self.autovc(xt, emb_src, ft, emb_trg, ft)
-            outs.append(post[0, : post.shape[1] - pad].cpu().numpy())
-        return np.concatenate(outs, axis=0)
+        return autovc_convert(self.autovc, mel, f0, emb, self.constants.target_emb, self.device, self.cfg.quiet)
 
     def audio_feature(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
         """Standardised (T, 80) feature and (256,) speaker embedding of ``audio``."""
