@@ -54,8 +54,9 @@ SPREAD_GAIN = 0.08   # width change at spread=±1
 ROUND_GAIN = 0.2     # width loss at round=1
 POUT_GAIN = 0.03     # outer lips thicken when rounded
 
-# Hard bounds of head_pose_track at activity 1: roll (deg), tx, ty (fractions of face size), scale delta.
-POSE_LIMITS = np.array([2.5, 0.012, 0.01, 0.01])
+# Hard bounds of head_pose_track at activity 1: roll (deg), tx, ty (fractions of the eye distance),
+# scale delta. The face box is ~2.5× the eye distance, so tx/ty are ~1.5 % / ~1.2 % of the face.
+POSE_LIMITS = np.array([2.5, 0.04, 0.03, 0.01])
 
 
 def _check(points: np.ndarray, name: str = "points") -> np.ndarray:

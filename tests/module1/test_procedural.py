@@ -156,8 +156,9 @@ class TestProcedural:
         moving = ProceduralPredictor(Module1Config(quiet=True), use_phones=False).predict(audio, src, FPS)
         nose = moving.points[:, 30] - src[30]
         size = motion.face_size(src)
-        assert np.abs(nose).max() > 0.002 * size  # it moves...
-        assert np.abs(nose).max() < 0.06 * size   # ...slightly (roll about the neck + translation)
+        assert np.abs(nose).max() > 0.01 * size  # it moves...
+        # ...slightly: roll about the neck (<= 2.5° × 125 px), translation (<= 4 px) and scale (1 %).
+        assert np.abs(nose).max() < 0.12 * size
         assert np.abs(np.diff(nose, axis=0)).max() < 0.01 * size  # and smoothly
 
         still_cfg = with_head_motion(Module1Config(quiet=True), 0.0)
