@@ -118,3 +118,26 @@ def test_help_explains():
     for flag in ("--lambda_laplacian_smooth_loss", "--reg_lr", "--resume", "--dataset", "--emb_coef"):
         assert flag in text
     assert "Module1/data.py" in text
+
+
+def test_prepare_builds_a_mel_dataset_from_a_video(tmp_path, repo_root, consts_dir):
+    import subprocess
+
+    from common.media import ffmpeg_exe
+    from Module1 import prepare
+
+    video = tmp_path / "talk.mp4"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1", "-i",
+                    str(repo_root / "examples" / "hermione2.jpeg"), "-i", str(repo_root / "examples" / "speech.wav"),
+                    "-t", "0.8", "-vf", "scale=256:-2", "-r", "25", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    "-c:a", "aac", str(video)], check=True)
+    out = tmp_path / "data"
+    prepare.main([str(video), "--out", str(out), "--load_AUTOVC_name", str(tmp_path / "absent.pth"),
+                  "--module1_constants", str(consts_dir), "--landmarker", "dlib", "--quiet"])
+    clips, feature = read_dataset(out)
+    assert feature == "mel" and len(clips) == 1
+    c = clips[0]
+    assert abs(c.fls.shape[0] - 0.8 * 62.5) <= 2 and c.au.shape == (c.fls.shape[0], 80)
+    pts = c.fls.reshape(-1, 68, 3)
+    np.testing.assert_allclose(pts[:, 16, 0] - pts[:, 0, 0], 1.6, atol=0.05)  # a still face: width 1.6
+    assert np.abs(np.linalg.norm(c.emb) - 1) < 1e-3
