@@ -1,0 +1,140 @@
+"""The synthetic toy training set (Module2/make_toy_data.py)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from Module2.make_toy_data import SEGMENTS, make_toy_data, template_landmarks
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    lists = make_toy_data(root, n=2, frames=3, clips=2, size=256, seed=1)
+    return root, lists
+
+
+def _lm(path: Path) -> np.ndarray:
+    return np.loadtxt(path)
+
+
+def test_template_is_a_plausible_face():
+    p = template_landmarks(512)
+    assert p.shape == (68, 2)
+    assert (p[:, 0] > 0.15 * 512).all() and (p[:, 0] < 0.85 * 512).all()
+    assert (p[:, 1] > 0.2 * 512).all() and (p[:, 1] < 0.9 * 512).all()
+    assert p[8, 1] == p[:17, 1].max()  # chin lowest jaw point
+    assert p[36, 0] < p[39, 0] < p[42, 0] < p[45, 0]  # eye corners left to right
+    assert p[48, 0] < p[54, 0] and p[51, 1] < p[57, 1]  # mouth corners, upper above lower lip
+    assert len(SEGMENTS) == 64
+
+
+def test_layout_and_lists(toy):
+    root, lists = toy
+    data = root / "Data"
+    a = (lists / "trainA" / "drawing.txt").read_text().split()
+    b = (lists / "trainB" / "drawing.txt").read_text().split()
+    c = (lists / "trainB" / "cartoon.txt").read_text().split()
+    assert len(a) == len(b) == len(c) == 2
+    assert (lists / "trainA" / "cartoon.txt").read_text().split() == a
+    for p in a:
+        assert "/Photo/" in p and Path(p).is_file()
+        for sub in ("/Alm/MTCNN/", "/Amask/nose/", "/Amask/eyes/", "/Amask/lips/", "/fakeB_static/", "/fakeB5_static/"):
+            assert Path(p.replace("/Photo/", sub)).is_file(), sub
+        assert Path(p.replace("/Photo/", "/Alm_txt/MTCNN/")).with_suffix(".txt").is_file()
+    for p, folder in [(q, "/Drawing/") for q in b] + [(q, "/Cartoon/") for q in c]:
+        assert folder in p and Path(p).is_file()
+        for sub in ("/Blm/MTCNN/", "/Bmask/lips/"):
+            assert Path(p.replace(folder, sub)).is_file()
+    # the clips sit beside the still drawings' folder, as the dataset expects
+    clip_root = Path(b[0]).parent.parent
+    clips = sorted(clip_root.glob("scanner_frag_*_MTCNN"))
+    assert [d.name for d in clips] == ["scanner_frag_0_MTCNN", "scanner_frag_1_MTCNN"]
+    assert sorted(f.name for f in clips[0].iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    win = np.loadtxt(data / "Blm_txt" / "MTCNN" / "scanner_frag_0_MTCNN" / "00001_win.txt")
+    assert win.shape == (4,) and win[0] < win[1] and win[2] < win[3]
+    assert _lm(data / "Blm_txt" / "MTCNN" / "scanner_frag_0_MTCNN" / "00001.txt").shape == (68, 2)
+    img = cv2.imread(a[0])
+    assert img.shape == (256, 256, 3)
+    assert cv2.imread(b[0], cv2.IMREAD_UNCHANGED).ndim == 2  # drawings are grey
+
+
+def test_images_follow_the_landmarks(toy):
+    root, lists = toy
+    a = (lists / "trainA" / "drawing.txt").read_text().split()[0]
+    lm = _lm(Path(a.replace("/Photo/", "/Alm_txt/MTCNN/")).with_suffix(".txt"))
+    dots = cv2.imread(a.replace("/Photo/", "/Alm/MTCNN/"), cv2.IMREAD_GRAYSCALE)
+    r = np.round(lm).astype(int)
+    assert (dots[r[:, 1], r[:, 0]] == 255).all()
+    assert dots.mean() < 60  # black background, small discs
+    lips = cv2.imread(a.replace("/Photo/", "/Amask/lips/"), cv2.IMREAD_GRAYSCALE)
+    assert (lips[r[48:68, 1], r[48:68, 0]] == 255).all()
+    assert lips[r[30, 1], r[30, 0]] == 0 and lips[r[8, 1] - 2, r[8, 0]] == 0  # nose tip, chin outside
+    nose = cv2.imread(a.replace("/Photo/", "/Amask/nose/"), cv2.IMREAD_GRAYSCALE)
+    assert (nose[r[27:36, 1], r[27:36, 0]] == 255).all()
+    static = cv2.imread(a.replace("/Photo/", "/fakeB_static/"), cv2.IMREAD_GRAYSCALE)
+    for i, j in ((0, 1), (8, 9), (48, 49)):  # contour midpoints are drawn dark
+        mx, my = np.round((lm[i] + lm[j]) / 2).astype(int)
+        assert static[my - 1 : my + 2, mx - 1 : mx + 2].min() < 100
+    assert static[5, 5] == 255
+
+
+def test_cli(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "Module2" / "make_toy_data.py"), "--out", str(tmp_path / "t"),
+                           "--n", "1", "--frames", "2", "--clips", "1", "--size", "128"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "t" / "lists" / "trainB" / "cartoon.txt").is_file()
+    assert cv2.imread(str(tmp_path / "t" / "Data" / "Photo" / "train" / "0000.png")).shape == (128, 128, 3)
+    bad = subprocess.run([sys.executable, str(REPO / "Module2" / "make_toy_data.py"), "--out", str(tmp_path / "u"),
+                          "--frames", "1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--frames" in bad.stderr
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_training_dataset_on_toy_data(toy, flip, monkeypatch):
+    import argparse
+    import random
+
+    import torch
+
+    from Module2.data import DATASETS
+
+    root, lists = toy
+    opt = argparse.Namespace(dataroot="drawing", list_dir=str(lists), phase="train", max_dataset_size=float("inf"),
+                             load_size=286, crop_size=256, preprocess="resize_and_crop", no_flip=not flip, output_nc=1,
+                             serial_batches=True, max_offset=3, select_target12_thre=0.0, select_noniden_thre=0.9)
+    ds = DATASETS.get("umlvd_ifw")(opt)
+    random.seed(3)
+    np.random.seed(3)
+    if flip:  # force every flip draw to mirror
+        monkeypatch.setattr(random, "random", lambda: 0.99)  # (also picks the photo's own landmarks as target)
+    item = ds[0]
+    assert len(ds) == 2
+    lm = item["A_lm_68"].numpy()
+    # landmark dot image and the 68 points went through the same geometry
+    vals = [float(item["A_lm"][0, int(round(y)), int(round(x))]) for x, y in lm]
+    assert min(vals) > 0.0
+    # mirror permutation keeps the iBUG semantics: point 36 is the image-left eye corner, 45 the right
+    assert lm[36, 0] < lm[45, 0] and lm[0, 0] < lm[16, 0] and lm[48, 0] < lm[54, 0]
+    x1, x2, y1, y2 = item["winA"].tolist()
+    assert x2 - x1 == y2 - y1 == round(0.7 * 286)
+    # the Delaunay grid maps every target landmark back onto the photo's landmark
+    t = item["tB_lm_68"].numpy()
+    grid = item["warp_motion"].numpy()
+    for i in (8, 30, 36, 54):
+        gx, gy = grid[int(round(t[i, 1])), int(round(t[i, 0]))]
+        assert abs((gx + 1) * 127.5 - lm[i, 0]) < 2.5 and abs((gy + 1) * 127.5 - lm[i, 1]) < 2.5
+    off = (item["tB2_lm_68"] - item["tB_lm_68"]).numpy()
+    assert (off >= 0).all() and (off < 3).all() and np.allclose(off[48:], off[48])
+    assert item["B1"].shape == item["B3"].shape == (1, 256, 256)
+    assert item["fakeB_static"].shape == (1, 256, 256) and item["A"].shape == (3, 256, 256)
+    assert item["A_mask"].min() >= 0 and item["A_mask"].max() == 1
+    assert torch.is_tensor(item["winB2"]) and item["winB2"].dtype == torch.int32
