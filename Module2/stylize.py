@@ -37,6 +37,7 @@ __all__ = [
     "landmark_strokes",
     "inner_lip_gap",
     "draw_inner_mouth",
+    "erase_inner_mouth",
 ]
 
 log = logging.getLogger(__name__)
@@ -339,7 +340,7 @@ def catmull_rom(points: np.ndarray, samples: int = 6, closed: bool = False) -> n
     return pts.astype(np.float32)
 
 
-# (indices, grey level, thickness at 512 px, closed)
+# (indices, grey level, thickness at 512 px)
 _STROKES: tuple[tuple[tuple[int, ...], int, float], ...] = (
     ((36, 37, 38, 39), 25, 2.0),          # upper lids: dark, 2 px
     ((42, 43, 44, 45), 25, 2.0),
@@ -347,8 +348,8 @@ _STROKES: tuple[tuple[tuple[int, ...], int, float], ...] = (
     ((45, 46, 47, 42), 185, 1.0),
     ((31, 32, 33, 34, 35), 95, 1.0),      # nose base
     ((56, 57, 58), 175, 1.0),             # lower-lip hint
-    ((60, 61, 62, 63, 64), 70, 1.5),      # inner lips
-    ((64, 65, 66, 67, 60), 70, 1.5),
+    ((60, 61, 62, 63, 64), 45, 1.5),      # inner lips (the closed mouth's only line)
+    ((64, 65, 66, 67, 60), 45, 1.5),
 )
 
 
@@ -410,11 +411,14 @@ def draw_inner_mouth(
     interior: int | tuple[int, int, int],
     teeth: int | tuple[int, int, int],
     opacity: float = 1.0,
+    tongue: int | tuple[int, int, int] | None = None,
 ) -> np.ndarray:
     """Fill the inner mouth (closed spline through 60–67) and an upper-teeth band, in place.
 
     The teeth band hangs from the upper inner lip, ``min(0.42 × gap, 0.11 × mouth width)``
-    high, with a soft grey lower edge. ``opacity`` in [0, 1] fades the fill in as the
+    high, with a soft grey lower edge. The interior shades from ``interior`` under the
+    teeth to ``tongue`` (default: 45 % of the way to white) at the lower lip, which reads
+    as depth rather than a flat hole. ``opacity`` in [0, 1] fades the fill in as the
     mouth opens (no popping). Works on (H, W) grey or (H, W, 3) RGB uint8. Returns ``image``.
     """
     img = np.asarray(image)
@@ -451,16 +455,57 @@ def draw_inner_mouth(
     col_i = np.asarray(interior, np.float32)
     col_t = np.asarray(teeth, np.float32)
     col_e = col_t * 0.55
-    # Shade the interior: darkest under the teeth, lighter towards the lower lip (a tongue
-    # hint), so that it reads as depth rather than a flat graphic hole.
     ys = np.arange(y1 - y0, dtype=np.float32)[:, None] + y0
     top, bottom = float(lms[[61, 62, 63], 1].mean()) + band, float(lms[[65, 66, 67], 1].mean())
     ramp = np.clip((ys - top) / max(bottom - top, 1.0), 0.0, 1.0) ** 2
     ramp = np.broadcast_to(ramp, mouth.shape)
-    lift = (255.0 - col_i) * 0.45
+    col_b = col_i + (255.0 - col_i) * 0.45 if tongue is None else np.asarray(tongue, np.float32)
+    lift = col_b - col_i
     col_i = col_i + (lift * ramp[..., None] if img.ndim == 3 else lift * ramp)
     fill = col_i + (col_t - col_i) * (a_teeth[..., None] if img.ndim == 3 else a_teeth)
     fill = fill + (col_e - fill) * (a_edge[..., None] if img.ndim == 3 else a_edge)
     am = a_mouth[..., None] if img.ndim == 3 else a_mouth
     roi[...] = np.clip(roi + (fill - roi) * am + 0.5, 0, 255).astype(np.uint8)
+    return img
+
+
+def erase_inner_mouth(image: np.ndarray, landmarks: np.ndarray, grow: float = 3.0) -> np.ndarray:
+    """Paint over the photo's own mouth interior (teeth, tongue), in place.
+
+    The closed spline through 60–67, grown by ``grow`` px, is blended to paper white
+    (grey images) or to the median lip colour between the outer and inner lips (RGB).
+    The renderer draws its own interior per frame, so a smiling source photo can close
+    its mouth without leaving teeth behind. Returns ``image``.
+    """
+    img = np.asarray(image)
+    lms = _check_landmarks(landmarks)
+    h, w = img.shape[:2]
+    pad = int(np.ceil(grow)) + 4
+    x0 = int(max(0, np.floor(lms[48:68, 0].min()) - pad))
+    y0 = int(max(0, np.floor(lms[48:68, 1].min()) - pad))
+    x1 = int(min(w, np.ceil(lms[48:68, 0].max()) + pad + 1))
+    y1 = int(min(h, np.ceil(lms[48:68, 1].max()) + pad + 1))
+    if x1 <= x0 or y1 <= y0:
+        return img
+    off = np.array([x0, y0], np.float32)
+    inner = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    loop = catmull_rom(lms[60:68] - off, samples=6, closed=True)
+    cv2.fillPoly(inner, [np.round(loop * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    k = 2 * int(round(grow)) + 1
+    if k > 1:
+        inner = cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    alpha = cv2.GaussianBlur(inner, (0, 0), 0.7).astype(np.float32) / 255.0
+    roi = img[y0:y1, x0:x1]
+    if img.ndim == 2:
+        colour = np.float32(255.0)
+        a = alpha
+    else:
+        outer = np.zeros_like(inner)
+        cv2.fillPoly(outer, [np.round(catmull_rom(lms[48:60] - off, closed=True) * 16).astype(np.int32)], 255,
+                     cv2.LINE_8, 4)
+        lip = (outer > 0) & (inner == 0) & (roi.mean(axis=2) > 80)
+        colour = np.median(roi[lip], axis=0).astype(np.float32) if lip.sum() >= 10 else \
+            np.median(roi.reshape(-1, 3), axis=0).astype(np.float32)
+        a = alpha[..., None]
+    roi[...] = np.clip(roi + (colour - roi) * a + 0.5, 0, 255).astype(np.uint8)
     return img

@@ -1,7 +1,7 @@
 """The weight-free default renderer: stylise once, animate by warping.
 
 ``prepare`` draws the portrait once (FDoG line drawing, or a cartoon) at ``cfg.size``
-and triangulates a mesh on the source landmarks: the 68 landmarks, a ring of 12 points
+paints out the photo's own mouth interior, and triangulates a mesh on the source landmarks: the 68 landmarks, a ring of 12 points
 around the hair and 16 fixed border points. ``render`` then, per frame:
 
 1. moves the head ring with the similarity of the frame's stable points (brows, nose,
@@ -28,7 +28,7 @@ from common.landmarks import check_points
 
 from ..config import RenderConfig
 from ..geometry import STABLE_POINTS, PiecewiseAffineWarp, apply_transform, border_points, head_ring, similarity_transform
-from ..stylize import cartoonize, draw_inner_mouth, inner_lip_gap, landmark_strokes, line_drawing
+from ..stylize import cartoonize, draw_inner_mouth, erase_inner_mouth, inner_lip_gap, landmark_strokes, line_drawing
 from .base import RENDERERS, Renderer
 
 __all__ = ["ClassicRenderer", "MOUTH_OPEN_PX", "MOUTH_FADE_PX"]
@@ -42,8 +42,8 @@ _N_RING = 12
 _STABLE = np.asarray(STABLE_POINTS)
 
 # Inner-mouth colours: drawing (grey levels) and cartoon (RGB).
-_MOUTH_GREY, _TEETH_GREY = 80, 250
-_MOUTH_RGB, _TEETH_RGB = (112, 34, 40), (246, 243, 236)
+_MOUTH_GREY, _TEETH_GREY, _TONGUE_GREY = 80, 250, 160
+_MOUTH_RGB, _TEETH_RGB, _TONGUE_RGB = (105, 30, 38), (246, 243, 236), (168, 72, 80)
 
 
 @RENDERERS.register("classic")
@@ -74,6 +74,9 @@ class ClassicRenderer(Renderer):
             self._base = line_drawing(photo, src, size)
             self._paper = 255
         self._src = src * self._scale
+        # The photo's own teeth would stay behind when the mouth closes: paint them out
+        # once; the per-frame fill draws the interior wherever the mouth is open.
+        erase_inner_mouth(self._base, self._src, grow=3.0 * float(self._scale))
         self._ring = head_ring(self._src, _N_RING)
         self._border = border_points(size)
         self._warp = PiecewiseAffineWarp(self._mesh(self._src, self._ring), size)
@@ -93,7 +96,10 @@ class ClassicRenderer(Renderer):
 
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
         cartoon = self.cfg.style == "cartoon"
-        interior, teeth = (_MOUTH_RGB, _TEETH_RGB) if cartoon else (_MOUTH_GREY, _TEETH_GREY)
+        if cartoon:
+            interior, teeth, tongue = _MOUTH_RGB, _TEETH_RGB, _TONGUE_RGB
+        else:
+            interior, teeth, tongue = _MOUTH_GREY, _TEETH_GREY, _TONGUE_GREY
         src_stable = self._src[_STABLE]
         for pts512 in points:
             pts = pts512 * self._scale
@@ -103,6 +109,6 @@ class ClassicRenderer(Renderer):
             gap = inner_lip_gap(pts512)
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
-                draw_inner_mouth(frame, pts, interior, teeth, opacity=opacity)
+                draw_inner_mouth(frame, pts, interior, teeth, opacity=opacity, tongue=tongue)
             landmark_strokes(frame, pts, scale=float(self._scale))
             yield frame
