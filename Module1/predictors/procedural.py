@@ -115,7 +115,7 @@ class ProceduralPredictor(LandmarkPredictor):
         except Exception as exc:  # never let the optional recogniser break the run
             log.warning("landmarks: phone recognition failed (%s); lips follow energy and spectrum", exc)
             return None
-        speech = [s for s in segs if cues.VISEMES.get(s[0].upper(), cues.VISEMES["SIL"]) is not cues.VISEMES["SIL"]]
+        speech = [s for s in segs if s[0].upper() in cues.VISEMES and s[0].upper() != "SIL"]
         if not speech:
             log.info("landmarks: no phones recognised; lips follow energy and spectrum")
             return None

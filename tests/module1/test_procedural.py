@@ -179,6 +179,14 @@ class TestProcedural:
         g1, g2 = motion.inner_lip_gap(small.points), motion.inner_lip_gap(big.points)
         assert g2.max() == pytest.approx(2 * g1.max(), rel=0.05)
 
+    @pytest.mark.parametrize("kind", ["empty", "tiny", "noise", "dc"])
+    def test_odd_audio_never_breaks(self, predictor, kind):
+        x = {"empty": np.zeros(0), "tiny": np.zeros(5), "dc": np.full(16000, 0.9),
+             "noise": 0.5 * np.random.default_rng(0).standard_normal(16000)}[kind].astype(np.float32)
+        seq = predictor.predict(Audio(x, 16000), synthetic_face(), FPS)
+        assert len(seq) == max(1, round(x.size / 16000 * FPS))
+        assert np.all(np.isfinite(seq.points))
+
     def test_bad_source(self, predictor):
         with pytest.raises(ValueError, match="68, 2"):
             predictor.predict(Audio(np.zeros(1600, np.float32), 16000), np.zeros((5, 2)), FPS)
