@@ -136,3 +136,19 @@ def test_resample_frames():
     out = resample_frames(x, 62.5, 4, 25.0)
     np.testing.assert_allclose(out[:, 0], [0, 2.5, 5, 7.5])
     np.testing.assert_allclose(resample_frames(x, 62.5, 6, 25.0)[-1, 0], 9)  # past the end: hold
+
+
+def test_autovc_chunks_are_independent(predictor, monkeypatch):
+    """Long inputs go through AutoVC in chunks (4096 frames; 32 here to keep the test small)."""
+    from Module1.predictors import makeittalk
+
+    monkeypatch.setattr(makeittalk, "AUTOVC_CHUNK", 32)
+    rng = np.random.RandomState(1)
+    mel = rng.rand(70, 80).astype(np.float32)
+    f0 = np.zeros((70, 257), np.float32)
+    f0[:, 0] = 1
+    emb = rng.randn(256).astype(np.float32)
+    whole = predictor.convert(mel, f0, emb)
+    assert whole.shape == (70, 80)
+    np.testing.assert_allclose(whole[32:64], predictor.convert(mel[32:64], f0[32:64], emb), atol=1e-5)
+    np.testing.assert_allclose(whole[64:], predictor.convert(mel[64:], f0[64:], emb), atol=1e-5)
