@@ -22,11 +22,11 @@ import torch
 from tqdm import tqdm
 
 from common import UserError
-from common.checkpoint import read_checkpoint, save_atomic
+from common.checkpoint import load_state_dict, read_checkpoint, save_atomic
 
 from .config import CHECKPOINT_DIR
 from .constants import load_constants
-from .data import Clip, read_dataset, windows
+from .data import read_dataset, windows
 
 __all__ = [
     "add_common_args",
@@ -142,8 +142,6 @@ def train(args: argparse.Namespace, model: torch.nn.Module, key: str, step: Step
     save = Path(args.save_name)
     if args.resume and save.is_file():
         ck = read_checkpoint(save)
-        from common.checkpoint import load_state_dict
-
         load_state_dict(save, model, key=key)
         if "optimizer" in ck:
             opt.load_state_dict(ck["optimizer"])
