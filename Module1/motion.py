@@ -31,8 +31,6 @@ _LID_LO = np.array([41, 40, 47, 46])
 
 # How much each point follows the lower-lip drop (face-down direction).
 _LOWER_FOLLOW = {
-    # inner lower lip
-    65: 0.95, 66: 1.0, 67: 0.95,
     # outer lower lip
     55: 0.6, 56: 0.85, 57: 0.9, 58: 0.85, 59: 0.6,
     # corners
@@ -42,7 +40,9 @@ _LOWER_FOLLOW = {
     3: 0.12, 13: 0.12, 2: 0.04, 14: 0.04,
 }
 # How much each point follows the upper-lip rise.
-_UPPER_FOLLOW = {61: 0.95, 62: 1.0, 63: 0.95, 49: 0.6, 50: 0.8, 51: 0.85, 52: 0.8, 53: 0.6}
+_UPPER_FOLLOW = {49: 0.6, 50: 0.8, 51: 0.85, 52: 0.8, 53: 0.6}
+# Opening of the side inner-lip pairs (61↔67, 63↔65) relative to the centre pair (62↔66).
+_INNER_SIDE = np.array([0.95, 1.0, 0.95])
 _MOUTH = np.arange(48, 68)
 _OUTER_UPPER = np.array([49, 50, 51, 52, 53])
 _OUTER_LOWER = np.array([55, 56, 57, 58, 59])
@@ -110,18 +110,23 @@ def mouth_shape(
     spread: np.ndarray | None = None,
     round_: np.ndarray | None = None,
     min_gap: float = 1.0,
+    closed_rest: bool = True,
 ) -> np.ndarray:
     """Shape the mouth and jaw of ``source`` per frame.
 
     Args:
-        source: (68, 2) rest shape (its mouth is the ``open = 0`` mouth).
-        open_: (T,) opening in [0, 1]; 1 widens the inner-lip gap by ``OPEN_GAIN`` × mouth width.
+        source: (68, 2) shape of the photo.
+        open_: (T,) opening in [0, 1]. With ``closed_rest`` the centre inner-lip gap (62↔66) is
+            ``max(min_gap, open × OPEN_GAIN × mouth width)``: 0 closes the lips even when the
+            photo's mouth is open (a closed-mouth photo comes back unchanged, up to ``min_gap``).
+            Without it, the photo's own gap is the rest gap and ``open`` adds to it.
         spread: (T,) in [-1, 1]; ±1 changes the mouth width by ±``SPREAD_GAIN``.
         round_: (T,) in [0, 1]; 1 narrows the mouth by ``ROUND_GAIN`` and pouts the lips.
         min_gap: the inner lips are kept at least this many pixels apart.
 
     Returns:
-        float32 (T, 68, 2); only the mouth and the lower jaw (points 2–14) move.
+        float32 (T, 68, 2); only the mouth and the lower jaw (points 2–14) move. The lower lip
+        takes 85 % of a gap change and the upper lip 15 %; outer lips, corners and jaw follow.
     """
     s = _check(source, "source")
     o = np.clip(np.asarray(open_, dtype=np.float64).reshape(-1), 0.0, None)
@@ -138,9 +143,14 @@ def mouth_shape(
     u = np.broadcast_to(u0, (T, 68)).copy()
     v = np.broadcast_to(v0, (T, 68)).copy()
 
-    drop = o * OPEN_GAIN * w  # added inner gap
-    lower = (1.0 - _UPPER_SHARE) * drop
-    upper = _UPPER_SHARE * drop
+    # Gap change per inner-lip pair (T, 3), split between the lower and the upper lip.
+    gap0 = v0[_INNER_LO] - v0[_INNER_UP]
+    added = o[:, None] * OPEN_GAIN * w * _INNER_SIDE[None, :]
+    change = np.maximum(added, min_gap) - gap0[None, :] if closed_rest else added
+    v[:, _INNER_LO] += (1.0 - _UPPER_SHARE) * change
+    v[:, _INNER_UP] -= _UPPER_SHARE * change
+    lower = (1.0 - _UPPER_SHARE) * change[:, 1]
+    upper = _UPPER_SHARE * change[:, 1]
     for i, f in _LOWER_FOLLOW.items():
         v[:, i] += f * lower
     for i, f in _UPPER_FOLLOW.items():

@@ -64,10 +64,22 @@ class TestFaceGeometry:
 
 class TestMouthShape:
     def test_closed_returns_source(self):
-        src = synthetic_face(gap=2.0)
+        src = synthetic_face(gap=1.0)
         out = motion.mouth_shape(src, np.zeros(3), np.zeros(3), np.zeros(3))
         assert out.shape == (3, 68, 2) and out.dtype == np.float32
         assert np.abs(out - src).max() < 1e-3
+        ajar = synthetic_face(gap=6.0)
+        assert np.abs(motion.mouth_shape(ajar, np.zeros(2), closed_rest=False) - ajar).max() < 1e-3
+
+    def test_open_photo_closes_at_rest(self):
+        src = synthetic_face(gap=20.0)  # a smile showing teeth
+        out = motion.mouth_shape(src, np.zeros(1))[0]
+        gaps = np.linalg.norm(out[[61, 62, 63]] - out[[67, 66, 65]], axis=-1)
+        assert gaps == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+        # The lower lip rises 85 % of the 19 px, the upper lip comes down 15 %, the chin rises with it.
+        assert src[66, 1] - out[66, 1] == pytest.approx(0.85 * 19.0, abs=1e-3)
+        assert out[62, 1] - src[62, 1] == pytest.approx(0.15 * 19.0, abs=1e-3)
+        assert src[8, 1] - out[8, 1] == pytest.approx(0.64 * 0.85 * 19.0, abs=1e-3)
 
     def test_closed_source_keeps_min_gap(self):
         src = synthetic_face(gap=0.0)
@@ -80,8 +92,11 @@ class TestMouthShape:
         src = synthetic_face(gap=2.0)
         out = motion.mouth_shape(src, np.array([0.0, 0.5, 1.0]))
         centre_gap = np.linalg.norm(out[:, 62] - out[:, 66], axis=-1)
-        expected = 2.0 + motion.OPEN_GAIN * 90.0 * np.array([0.0, 0.5, 1.0])
+        expected = np.maximum(1.0, motion.OPEN_GAIN * 90.0 * np.array([0.0, 0.5, 1.0]))
         assert centre_gap == pytest.approx(expected, abs=1e-3)
+        added = motion.mouth_shape(src, np.array([0.0, 0.5, 1.0]), closed_rest=False)
+        added_gap = np.linalg.norm(added[:, 62] - added[:, 66], axis=-1)
+        assert added_gap == pytest.approx(2.0 + motion.OPEN_GAIN * 90.0 * np.array([0.0, 0.5, 1.0]), abs=1e-3)
         mean_gap = motion.inner_lip_gap(out)
         assert 0.9 * expected[2] <= mean_gap[2] <= expected[2] + 1e-3
         # The lower lip takes most of the drop; the upper lip rises a little.
@@ -102,8 +117,9 @@ class TestMouthShape:
         assert np.abs(out[still] - src[still]).max() < 1e-4
 
     def test_scales_with_face_and_follows_roll(self):
-        small = motion.mouth_shape(synthetic_face(scale=1.0), np.array([1.0]))[0] - synthetic_face(scale=1.0)
-        big = motion.mouth_shape(synthetic_face(scale=2.0), np.array([1.0]))[0] - synthetic_face(scale=2.0)
+        one, two = synthetic_face(scale=1.0, gap=2.0), synthetic_face(scale=2.0, gap=4.0)
+        small = motion.mouth_shape(one, np.array([1.0]))[0] - one
+        big = motion.mouth_shape(two, np.array([1.0]))[0] - two
         assert np.abs(big - 2.0 * small).max() < 1e-2
         src = synthetic_face(roll_deg=20.0)
         d = motion.mouth_shape(src, np.array([1.0]))[0, 66] - src[66]
