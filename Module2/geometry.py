@@ -91,7 +91,7 @@ def apply_transform(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return (p @ m[:, :2].T + m[:, 2]).astype(np.float32)
 
 
-def head_ring(source: np.ndarray, n: int = 12) -> np.ndarray:
+def head_ring(source: np.ndarray, n: int = 12, size: int | None = None, margin: float = 0.02) -> np.ndarray:
     """``n`` points on an ellipse enclosing the head and hair, from 68 landmarks.
 
     The ellipse is aligned with the face (eye line = x axis), centred a quarter of the
@@ -102,6 +102,9 @@ def head_ring(source: np.ndarray, n: int = 12) -> np.ndarray:
     Args:
         source: (68, 2) landmarks in pixels.
         n: number of ring points (≥ 3), starting at the top, clockwise on screen.
+        size: when given, points are clamped into the ``size × size`` frame, ``margin × size``
+            px from its edges (a tight crop puts the top of the ring above the image; a ring
+            point outside would leave the hair pinned to the fixed border points).
 
     Returns:
         float32 (n, 2).
@@ -120,6 +123,9 @@ def head_ring(source: np.ndarray, n: int = 12) -> np.ndarray:
     a, b = 0.9 * jaw_w, 1.5 * chin
     t = np.arange(n) * (2 * np.pi / n)
     pts = centre + np.outer(a * np.sin(t), ex) - np.outer(b * np.cos(t), ey)
+    if size is not None:
+        m = margin * size
+        pts = np.clip(pts, m, size - 1 - m)
     return pts.astype(np.float32)
 
 

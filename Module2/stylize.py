@@ -17,6 +17,7 @@ et al. 2012 (XDoG):
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 import cv2
@@ -313,6 +314,19 @@ def foreground_mask(photo_rgb: np.ndarray, landmarks: np.ndarray, size: int) -> 
 
 # ------------------------------------------------------------------- per-frame strokes
 
+@functools.lru_cache(maxsize=8)
+def _cr_basis(samples: int) -> np.ndarray:
+    """(samples, 4) uniform Catmull-Rom weights for t in [0, 1)."""
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
+    t2, t3 = t * t, t * t * t
+    return np.hstack([
+        -0.5 * t3 + t2 - 0.5 * t,
+        1.5 * t3 - 2.5 * t2 + 1.0,
+        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
+        0.5 * t3 - 0.5 * t2,
+    ]).astype(np.float32)
+
+
 def catmull_rom(points: np.ndarray, samples: int = 6, closed: bool = False) -> np.ndarray:
     """Uniform Catmull-Rom spline through ``points`` (K, 2): float32 (M, 2).
 
@@ -327,14 +341,9 @@ def catmull_rom(points: np.ndarray, samples: int = 6, closed: bool = False) -> n
     else:
         ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
     nseg = len(ext) - 3
-    t = np.linspace(0.0, 1.0, samples, endpoint=False, dtype=np.float32)[:, None]
-    t2, t3 = t * t, t * t * t
-    b0 = -0.5 * t3 + t2 - 0.5 * t
-    b1 = 1.5 * t3 - 2.5 * t2 + 1.0
-    b2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
-    b3 = 0.5 * t3 - 0.5 * t2
-    segs = [b0 * ext[i] + b1 * ext[i + 1] + b2 * ext[i + 2] + b3 * ext[i + 3] for i in range(nseg)]
-    pts = np.concatenate(segs)
+    # (nseg, 4, 2) control windows → (nseg, samples, 2) in one product.
+    win = np.stack([ext[i:i + nseg] for i in range(4)], axis=1)
+    pts = np.einsum("sk,nkd->nsd", _cr_basis(samples), win).reshape(-1, 2)
     if not closed:
         pts = np.concatenate([pts, p[-1:]])
     return pts.astype(np.float32)
@@ -351,6 +360,9 @@ _STROKES: tuple[tuple[tuple[int, ...], int, float], ...] = (
     ((60, 61, 62, 63, 64), 45, 1.5),      # inner lips (the closed mouth's only line)
     ((64, 65, 66, 67, 60), 45, 1.5),
 )
+
+
+_STROKES_LIGHT_FIRST = tuple(sorted(_STROKES, key=lambda st: -st[1]))
 
 
 def _stroke_canvas(image: np.ndarray, landmarks: np.ndarray, pad: int):
@@ -382,15 +394,15 @@ def landmark_strokes(image: np.ndarray, landmarks: np.ndarray, scale: float | No
         return img
     canvas = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     off = np.array([x0, y0], np.float32)
-    for idx, level, width in _STROKES:
+    # Lightest first: anti-aliased blending of a darker stroke over a lighter one only
+    # darkens, so one canvas gives the per-pixel minimum of all strokes.
+    for idx, level, width in _STROKES_LIGHT_FIRST:
         curve = catmull_rom(lms[list(idx)] - off)
         pts = np.round(curve * 16).astype(np.int32)
         thick = max(1, int(round(width * s)))
         # Lighter where the 512-px stroke would be thicker than what we can draw.
         lvl = int(round(255 - (255 - level) * min(1.0, width * s / thick)))
-        stroke = np.full_like(canvas, 255)
-        cv2.polylines(stroke, [pts], False, lvl, thick, cv2.LINE_AA, 4)
-        np.minimum(canvas, stroke, out=canvas)
+        cv2.polylines(canvas, [pts], False, lvl, thick, cv2.LINE_AA, 4)
     roi = img[y0:y1, x0:x1]
     if img.ndim == 2:
         np.minimum(roi, canvas, out=roi)

@@ -77,7 +77,7 @@ class ClassicRenderer(Renderer):
         # The photo's own teeth would stay behind when the mouth closes: paint them out
         # once; the per-frame fill draws the interior wherever the mouth is open.
         erase_inner_mouth(self._base, self._src, grow=3.0 * float(self._scale))
-        self._ring = head_ring(self._src, _N_RING)
+        self._ring = head_ring(self._src, _N_RING, size=size)
         self._border = border_points(size)
         self._warp = PiecewiseAffineWarp(self._mesh(self._src, self._ring), size)
         self._source_512 = src.copy()

@@ -101,6 +101,15 @@ class TestHeadRing:
         moved = apply_transform(m, lm)
         np.testing.assert_allclose(head_ring(moved), apply_transform(m, head_ring(lm)), atol=1e-2)
 
+    def test_clamped_into_frame(self):
+        lm = synthetic_landmarks(256) + np.float32([0, -60])  # face high in the frame
+        free = head_ring(lm)
+        assert free[:, 1].min() < 0
+        ring = head_ring(lm, size=256, margin=0.02)
+        assert ring.min() >= 256 * 0.02 - 1e-4 and ring.max() <= 255 - 256 * 0.02 + 1e-4
+        inside = (free >= 6) & (free <= 249)
+        np.testing.assert_allclose(ring[inside.all(1)], free[inside.all(1)])
+
     def test_bad_shape(self):
         with pytest.raises(ValueError, match=r"\(68, 2\)"):
             head_ring(np.zeros((67, 2)))
