@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--module1_constants", type=Path, default=None,
                     help="folder with STD_FACE_LANDMARKS.txt, MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt, "
                     "ANCHOR_T_SHAPE_9.txt, obama_emb.txt (default: beside the checkpoints)")
-    lm.add_argument("--amp_lip_x", type=float, default=2.0, help="MakeItTalk: lip motion gain, x")
-    lm.add_argument("--amp_lip_y", type=float, default=2.0, help="MakeItTalk: lip motion gain, y")
+    lm.add_argument("--amp_lip_x", type=float, default=2.0, help="lip motion gain, x (MakeItTalk and the weight-free predictor)")
+    lm.add_argument("--amp_lip_y", type=float, default=2.0, help="lip motion gain, y (MakeItTalk and the weight-free predictor)")
     lm.add_argument("--amp_pos", type=float, default=0.5, help="MakeItTalk: head/pose motion gain")
     lm.add_argument("--emb_coef", type=float, default=3.0, help="MakeItTalk: speaker embedding gain")
     lm.add_argument("--head_motion", type=float, default=1.0,
