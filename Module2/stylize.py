@@ -13,7 +13,8 @@ et al. 2012 (XDoG):
 2. ``fdog``: edge tangent flow from a smoothed structure tensor, a 1-D DoG across the
    edge, a line-integral smoothing along the flow; ``xdog``: isotropic DoG (fast);
 3. XDoG soft threshold, tone clip (faint grey → white);
-4. connected-component clean-up: non-white components that are small or faint vanish.
+4. connected-component clean-up: non-white components that are small or faint vanish
+   (shorter, fainter ones may stay at the nose wings and nasolabial folds, :func:`nose_zone`).
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ __all__ = [
     "CLEANUP_MIN_AREA",
     "CLEANUP_MIN_EXTENT",
     "CLEANUP_MAX_DARKEST",
+    "FEATURE_MAX_DARKEST",
+    "FEATURE_MIN_AREA",
+    "nose_zone",
     "line_drawing",
     "clean_components",
     "cartoonize",
@@ -48,6 +52,10 @@ LINE_METHODS = ("fdog", "xdog")
 CLEANUP_MIN_AREA = 60.0
 CLEANUP_MIN_EXTENT = 10.0
 CLEANUP_MAX_DARKEST = 0.35  # a component whose darkest pixel is lighter than this is dropped
+# Around the nose wings and the nasolabial folds the photo's edges are weak: shorter and
+# fainter lines are kept there (:func:`nose_zone`) so that the nose does not vanish.
+FEATURE_MAX_DARKEST = 0.85
+FEATURE_MIN_AREA = 15.0
 
 # XDoG constants (intensities in [0, 1]).
 _SIGMA_E, _K, _TAU, _EPS, _PHI = 1.2, 1.6, 0.99, -0.0015, 200.0
@@ -170,12 +178,17 @@ def clean_components(
     min_area: float = CLEANUP_MIN_AREA,
     min_extent: float = CLEANUP_MIN_EXTENT,
     max_darkest: float = CLEANUP_MAX_DARKEST,
+    feature: np.ndarray | None = None,
+    feature_area: float = FEATURE_MIN_AREA,
+    feature_darkest: float = FEATURE_MAX_DARKEST,
 ) -> np.ndarray:
     """Turn small or faint non-white components of a uint8 grey drawing white.
 
     A component (8-connected pixels < 255) is kept only when its area ≥ ``min_area``,
     its bounding-box extent (max of width, height) ≥ ``min_extent`` and its darkest pixel
-    ≤ ``max_darkest`` × 255. Thresholds are in pixels of ``drawing``. Returns a new array.
+    ≤ ``max_darkest`` × 255. A component touching the boolean mask ``feature`` needs only
+    area ≥ ``feature_area`` and darkest ≤ ``feature_darkest`` × 255. Thresholds are in
+    pixels of ``drawing``. Returns a new array.
     """
     img = np.asarray(drawing)
     if img.ndim != 2 or img.dtype != np.uint8:
@@ -190,9 +203,31 @@ def clean_components(
     area = stats[:, cv2.CC_STAT_AREA]
     extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     lut = (area < min_area) | (extent < min_extent) | ~has_core
+    if feature is not None:
+        touches = np.bincount(labels[feature], minlength=n) > 0
+        faint_core = np.bincount(labels[img <= feature_darkest * 255], minlength=n) > 0
+        lut_feature = (area < feature_area) | (extent < min_extent) | ~faint_core
+        lut = np.where(touches, lut_feature, lut)
     lut[0] = False
     out[lut[labels]] = 255
     return out
+
+
+def nose_zone(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """Boolean (size, size) mask of the nose wings and nasolabial folds.
+
+    The convex hull of the lower nose (29–35) and the mouth corners (48, 54), grown by
+    half the nose width — landmarks in output pixels — is the region where faint lines
+    survive the clean-up.
+    """
+    lms = _check_landmarks(landmarks)
+    mask = np.zeros((size, size), np.uint8)
+    hull = cv2.convexHull(np.round(lms[[29, 31, 32, 33, 34, 35, 48, 54]]).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1)
+    r = int(round(0.5 * float(np.linalg.norm(lms[35] - lms[31]))))
+    if r > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return mask > 0
 
 
 def line_drawing(
@@ -228,7 +263,9 @@ def line_drawing(
     lo, hi = _TONE
     v = np.clip((v - lo) / (hi - lo), 0.0, 1.0)
     u8 = np.round(v * 255.0).astype(np.uint8)
-    out = clean_components(u8, CLEANUP_MIN_AREA * s * s, CLEANUP_MIN_EXTENT * s, CLEANUP_MAX_DARKEST)
+    zone = nose_zone(lms * np.float32(size / photo.shape[1]), size)
+    out = clean_components(u8, CLEANUP_MIN_AREA * s * s, CLEANUP_MIN_EXTENT * s, CLEANUP_MAX_DARKEST,
+                           feature=zone, feature_area=FEATURE_MIN_AREA * s * s)
     if strokes:
         landmark_strokes(out, lms * np.float32(size / photo.shape[1]))
     return out

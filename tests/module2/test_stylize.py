@@ -12,6 +12,8 @@ from Module2.stylize import (
     CLEANUP_MAX_DARKEST,
     CLEANUP_MIN_AREA,
     CLEANUP_MIN_EXTENT,
+    FEATURE_MAX_DARKEST,
+    FEATURE_MIN_AREA,
     cartoonize,
     catmull_rom,
     clean_components,
@@ -20,6 +22,7 @@ from Module2.stylize import (
     inner_lip_gap,
     landmark_strokes,
     line_drawing,
+    nose_zone,
 )
 
 ASTRONAUT = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
@@ -75,9 +78,14 @@ def portrait() -> tuple[np.ndarray, np.ndarray, bool]:
     return (*got, True)
 
 
-def _components_ok(img: np.ndarray, size: int) -> list[tuple[int, int, int]]:
-    """Non-white components violating the clean-up thresholds: (area, extent, darkest)."""
+def _components_ok(img: np.ndarray, size: int, lm: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """Non-white components violating the clean-up thresholds: (area, extent, darkest).
+
+    With landmarks (photo pixels), components touching the nose zone get the relaxed
+    feature thresholds.
+    """
     s = size / 512
+    zone = nose_zone(lm * np.float32(s), size) if lm is not None else np.zeros(img.shape, bool)
     labels, n = ndimage.label(img < 255, structure=np.ones((3, 3)))
     bad = []
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -85,7 +93,10 @@ def _components_ok(img: np.ndarray, size: int) -> list[tuple[int, int, int]]:
         area = int(comp.sum())
         extent = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
         darkest = int(img[sl][comp].min())
-        if area < CLEANUP_MIN_AREA * s * s or extent < CLEANUP_MIN_EXTENT * s or darkest > CLEANUP_MAX_DARKEST * 255:
+        near_nose = bool(zone[sl][comp].any())
+        min_area = (FEATURE_MIN_AREA if near_nose else CLEANUP_MIN_AREA) * s * s
+        max_dark = (FEATURE_MAX_DARKEST if near_nose else CLEANUP_MAX_DARKEST) * 255
+        if area < min_area or extent < CLEANUP_MIN_EXTENT * s or darkest > max_dark:
             bad.append((area, extent, darkest))
     return bad
 
@@ -99,7 +110,7 @@ class TestLineDrawing:
         white = float(np.mean(d == 255))
         assert white >= (0.88 if real else 0.85)
         assert float(np.mean(d < 128)) > 0.01  # there are real lines
-        assert _components_ok(d, size) == []  # no speckle
+        assert _components_ok(d, size, lm) == []  # no speckle
 
     def test_with_strokes_still_clean(self, portrait):
         photo, lm, real = portrait
@@ -115,7 +126,7 @@ class TestLineDrawing:
         photo, lm, real = portrait
         d = line_drawing(photo, lm, 256, method="xdog")
         assert d.shape == (256, 256) and float(np.mean(d == 255)) >= 0.85
-        assert _components_ok(d, 256) == []
+        assert _components_ok(d, 256, lm) == []
 
     def test_deterministic(self, portrait):
         photo, lm, _ = portrait
@@ -154,6 +165,27 @@ class TestCleanComponents:
         assert np.all(out[50] == 255)
         assert np.all(out[80, 5:95] == 20) and np.all(out[81, 5:95] == 160)
         assert img[10, 10] == 0  # input untouched
+
+    def test_feature_zone_keeps_short_faint_lines(self):
+        img = np.full((100, 100), 255, np.uint8)
+        img[30:33, 20:32] = 180  # short (area 36) and faint (darkest 180)
+        img[70:73, 20:32] = 180
+        zone = np.zeros((100, 100), bool)
+        zone[25:40, 15:40] = True
+        out = clean_components(img, min_area=60, min_extent=10, max_darkest=0.35,
+                               feature=zone, feature_area=15, feature_darkest=0.85)
+        assert np.all(out[30:33, 20:32] == 180)  # in the zone: kept
+        assert np.all(out[70:73, 20:32] == 255)  # elsewhere: dropped
+
+    def test_nose_zone_covers_nose_and_mouth_corners(self, portrait):
+        _, lm, _ = portrait
+        z = nose_zone(lm, 512)
+        for i in (30, 31, 33, 35, 48, 54):
+            x, y = np.round(lm[i]).astype(int)
+            assert z[y, x]
+        for i in (8, 19, 24, 36, 45):  # chin, brows, outer eye corners
+            x, y = np.round(lm[i]).astype(int)
+            assert not z[y, x]
 
 
 class TestCartoon:
