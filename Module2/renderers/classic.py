@@ -1,8 +1,9 @@
 """The weight-free default renderer: stylise once, animate by warping.
 
-``prepare`` draws the portrait once (FDoG line drawing, or a cartoon) at ``cfg.size``
-paints out the photo's own mouth interior, and triangulates a mesh on the source landmarks: the 68 landmarks, a ring of 12 points
-around the hair and 16 fixed border points. ``render`` then, per frame:
+``prepare`` draws the portrait once (FDoG line drawing, or a cartoon) at ``cfg.size``,
+paints out the photo's own mouth interior, and triangulates a mesh on the source
+landmarks: the 68 landmarks, a ring of 12 points around the hair and 16 fixed border
+points (176 Delaunay triangles on a typical face). ``render`` then, per frame:
 
 1. moves the head ring with the similarity of the frame's stable points (brows, nose,
    eye corners, upper jaw) so that the hair follows the head rigidly;
@@ -27,8 +28,22 @@ from common import LandmarkSequence
 from common.landmarks import check_points
 
 from ..config import RenderConfig
-from ..geometry import STABLE_POINTS, PiecewiseAffineWarp, apply_transform, border_points, head_ring, similarity_transform
-from ..stylize import cartoonize, draw_inner_mouth, erase_inner_mouth, inner_lip_gap, landmark_strokes, line_drawing
+from ..geometry import (
+    STABLE_POINTS,
+    PiecewiseAffineWarp,
+    apply_transform,
+    border_points,
+    head_ring,
+    similarity_transform,
+)
+from ..stylize import (
+    cartoonize,
+    draw_inner_mouth,
+    erase_inner_mouth,
+    inner_lip_gap,
+    landmark_strokes,
+    line_drawing,
+)
 from .base import RENDERERS, Renderer
 
 __all__ = ["ClassicRenderer", "MOUTH_OPEN_PX", "MOUTH_FADE_PX"]
