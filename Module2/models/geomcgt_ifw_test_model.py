@@ -89,7 +89,7 @@ class GeomCGTIFWTestModel(BaseModel):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool = False) -> argparse.ArgumentParser:
         if is_train:
             parser.error("model geomcgt_ifw_test is test-only: run test.py, not train.py")
-        parser.set_defaults(no_dropout=True, dataset_mode="umlvdfw_test")
+        parser.set_defaults(no_dropout=True, dataset_mode="umlvdfw_test", netG="resnet_9blocks_rcatland32_full_ifw")
         parser.add_argument("--netg_resb_div", type=int, default=3,
                             help="trunk block i gets the landmark codes iff (i + disp) %% div == 0")
         parser.add_argument("--netg_resb_disp", type=int, default=1, help="see --netg_resb_div")

@@ -59,6 +59,7 @@ class BaseOptions:
         """Add the base flags (names and defaults of the seed, SPEC §7)."""
         from ..data import DATASETS
         from ..models import MODELS
+        from ..models.networks import NETD, NETG
 
         # basic parameters
         parser.add_argument("--dataroot", required=True,
@@ -80,8 +81,9 @@ class BaseOptions:
         parser.add_argument("--output_nc", type=int, default=3, help="# of output image channels: 3 for RGB, 1 for grey")
         parser.add_argument("--ngf", type=int, default=64, help="# of gen filters in the last conv layer")
         parser.add_argument("--ndf", type=int, default=64, help="# of discrim filters in the first conv layer")
-        parser.add_argument("--netD", type=str, default="basic", help="discriminator architecture [basic | n_layers | pixel]")
-        parser.add_argument("--netG", type=str, default="resnet_9blocks", help="generator architecture")
+        parser.add_argument("--netD", type=str, default="basic", choices=NETD.names(), help="discriminator architecture")
+        parser.add_argument("--netG", type=str, default="resnet_9blocks", choices=NETG.names(),
+                            help="generator architecture (models set their own default)")
         parser.add_argument("--n_layers_D", type=int, default=3, help="only used if netD==n_layers")
         parser.add_argument("--norm", type=str, default="instance", choices=["instance", "batch", "none"],
                             help="instance normalization or batch normalization")
@@ -140,7 +142,14 @@ class BaseOptions:
 
         parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
         self.parser = parser
-        return parser.parse_args(args)
+        opt = parser.parse_args(args)
+        # argparse checks choices only for values given on the command line, not for defaults
+        from ..models.networks import NETD, NETG
+
+        for flag, registry in (("netG", NETG), ("netD", NETD)):
+            if getattr(opt, flag) not in registry:
+                parser.error(f"unknown --{flag} {getattr(opt, flag)!r}; choose one of: {', '.join(registry.names())}")
+        return opt
 
     def format_options(self, opt: argparse.Namespace) -> str:
         """The option table of CycleGAN's ``print_options`` (non-defaults marked)."""

@@ -108,3 +108,16 @@ def test_gpu_ids_parsing():
     assert parse_gpu_ids("0,2") == [0, 2]
     assert parse_gpu_ids("-1") == []
     assert parse_gpu_ids("1,-1") == [1]
+
+
+def test_unknown_netG_is_one_clean_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        TestOptions().parse(["--dataroot", "d", "--netG", "unet_9", "--checkpoints_dir", str(tmp_path)], save=False)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unet_9" in err and "resnet_9blocks_rcatland32_full_ifw" in err
+
+
+def test_test_model_default_generator(tmp_path):
+    opt = TestOptions().parse(["--dataroot", "d"], save=False)
+    assert opt.netG == "resnet_9blocks_rcatland32_full_ifw" and opt.netD == "basic"
