@@ -7,12 +7,19 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_dir", "repo_root"]
+__all__ = ["atomic_path", "atomic_dir", "repo_root", "make_public"]
 
 
 def repo_root() -> Path:
     """The repository root (parent of the ``common`` package)."""
     return Path(__file__).resolve().parent.parent
+
+
+def make_public(path: str | os.PathLike) -> None:
+    """Give a temp file the mode a plainly created file would have (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 @contextlib.contextmanager
@@ -30,6 +37,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        make_public(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -19,6 +19,7 @@ import numpy as np
 
 from .audio import Audio
 from .errors import AudioError, FFmpegError, InputError, OutputError
+from .fs import make_public
 
 __all__ = [
     "ffmpeg_exe",
@@ -267,6 +268,7 @@ class VideoWriter:
                     raise FFmpegError(f"ffmpeg failed to encode {self.path.name}: {self._stderr()}")
                 if self.frames == 0:
                     raise FFmpegError(f"no frames were written to {self.path.name}")
+                make_public(self._tmp)
                 os.replace(self._tmp, self.path)
         finally:
             if self._err is not None:

@@ -131,3 +131,16 @@ def test_atomic_path_success_and_failure(tmp_path):
             tmp.write_text("partial")
             raise RuntimeError
     assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "p.txt") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "p.txt").stat().st_mode) == 0o644
