@@ -60,7 +60,7 @@ def _helpers(ckpt: Path) -> set[str]:
     if Sphere20a is not None:
         torch.manual_seed(0)
         state = dict(Sphere20a().state_dict())
-        state["fc6.weight"] = torch.zeros(10574, 512)  # the released file carries the classifier; it is dropped
+        state["fc6.weight"] = torch.zeros(512, 10574)  # the released file carries the classifier; it is dropped
         torch.save(state, ckpt / "sphere20a_20171020.pth")
         enabled.add("iden_B")
     return enabled
