@@ -292,3 +292,47 @@ def test_pipeline_batched_frames(fx, parity_model):
     assert torch.allclose(m.fake_B[1:2], fx["pipe"]["fake_B"], atol=1e-5)
     assert torch.equal(m.mask1[1:2], fx["pipe"]["mask1"])
     assert not torch.allclose(m.fake_B[0], m.fake_B[2])
+
+
+def test_auxiliaries_load_from_checkpoints_dir(fx, tmp_path, caplog):
+    """Released layout under --checkpoints_dir: MODNet and the flow net are used, not stand-ins."""
+    import json
+    import logging
+
+    define_G = _networks()
+    from Module2.models.auxiliary.flownet import build_flow_net
+    from Module2.models.auxiliary.modnet import MODNet
+    from Module2.models.geomcgt_ifw_test_model import GeomCGTIFWTestModel
+    from Module2.options.test_options import TestOptions
+
+    torch.manual_seed(0)
+    flow_opt = {"which_model": "unet_v2", "nf": 8, "max_nf": 16, "start_scale": 2, "num_scale": 4, "norm": "batch",
+                "input_type1": "joint", "input_type2": "joint", "joint_nc": 68, "id": "FlowReg_id_flow_faces"}
+    flow_dir = tmp_path / "FlowReg_id_flow_faces"
+    flow_dir.mkdir()
+    (flow_dir / "train_opt.json").write_text(json.dumps(flow_opt))
+    torch.save(build_flow_net(flow_opt).state_dict(), flow_dir / "best_net_netF.pth")
+    modnet = MODNet()
+    torch.save({"module." + k: v for k, v in modnet.state_dict().items()}, tmp_path / "modnet_photographic_portrait_matting.ckpt")
+    g = define_G(3, 1, 8, "resnet_9blocks_rcatland32_full_ifw", "instance", False, "normal", 0.02, [], div=3, disp=3)
+    (tmp_path / "formal" / "drawing").mkdir(parents=True)
+    torch.save(g.state_dict(), tmp_path / "formal" / "drawing" / "70_net_G_A.pth")
+    opt = TestOptions().parse(
+        f"--dataroot x --name formal/drawing --output_nc 1 --ngf 8 --epoch 70 --blendbg 1 --netg_resb_disp 3 "
+        f"--checkpoints_dir {tmp_path}".split(),
+        save=False,
+    )
+    with caplog.at_level(logging.WARNING):
+        model = GeomCGTIFWTestModel(opt)
+    notice = " ".join(r.getMessage() for r in caplog.records)
+    assert "static drawing" in notice and "matting" not in notice and "intrinsic flow" not in notice
+    assert model.flow_net is not None
+    model.setup(opt)
+    photo = fx["pipe"]["A_uint8_CHW_RGB"].permute(1, 2, 0).numpy()
+    ds = UMLVDFWTestDataset.from_arrays(photo, fx["src512"], fx["dst512"][None], image_size=(512, 512))
+    model.set_input(next(ds.batches(1)))
+    model.test()
+    assert model.iw_flow.shape == (1, 2, 256, 256) and model.ifmask.shape == (1, 1, 256, 256)
+    assert 0 <= model.ifmask.min() and model.ifmask.max() <= 1
+    assert set(torch.unique(model.mask).tolist()) <= {0.0, 1.0}
+    assert model.fake_B.shape == (1, 1, 256, 256) and torch.isfinite(model.fake_B).all()
