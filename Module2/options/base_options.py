@@ -128,13 +128,17 @@ class BaseOptions:
         from ..data import DATASETS
         from ..models import MODELS
 
+        args = list(sys.argv[1:] if args is None else args)
+        # The preliminary passes only look for --model/--dataset_mode: a placeholder --dataroot
+        # (overridden by the user's) keeps `-h` without --dataroot working.
+        first = ["--dataroot", "-"] + args
         parser = self.initialize(self._new_parser())
-        opt, _ = parser.parse_known_args(args)
+        opt, _ = parser.parse_known_args(first)
 
         if opt.model not in MODELS:
             parser.error(f"unknown model {opt.model!r}; choose one of: {', '.join(MODELS.names())}")
         parser = MODELS.get(opt.model).modify_commandline_options(parser, self.isTrain)
-        opt, _ = parser.parse_known_args(args)
+        opt, _ = parser.parse_known_args(first)
 
         if opt.dataset_mode not in DATASETS:
             parser.error(f"unknown dataset_mode {opt.dataset_mode!r}; choose one of: {', '.join(DATASETS.names())}")

@@ -121,3 +121,12 @@ def test_unknown_netG_is_one_clean_error(tmp_path, capsys):
 def test_test_model_default_generator(tmp_path):
     opt = TestOptions().parse(["--dataroot", "d"], save=False)
     assert opt.netG == "resnet_9blocks_rcatland32_full_ifw" and opt.netD == "basic"
+
+
+def test_help_without_dataroot_and_dataroot_still_required(capsys):
+    with pytest.raises(SystemExit) as exc:
+        TestOptions().parse(["-h"], save=False)
+    assert exc.value.code == 0 and "--blendbg" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        TestOptions().parse([], save=False)
+    assert exc.value.code == 2 and "--dataroot" in capsys.readouterr().err
