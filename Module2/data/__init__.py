@@ -8,7 +8,6 @@ then import it at the bottom of this file. ``create_dataset(opt)`` wraps it in a
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 from typing import Iterator
 
@@ -67,8 +66,5 @@ def create_dataset(opt) -> DatasetLoader:
 
 # Importing a dataset module registers it.
 from . import umlvdfw_test_dataset  # noqa: E402,F401
-
-# The training datasets register themselves the same way once their modules exist.
-for _name in ("umlvd_ifw_dataset", "umlvd_ifw_cartoon_dataset"):
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}")
+from . import umlvd_ifw_dataset  # noqa: E402,F401
+from . import umlvd_ifw_cartoon_dataset  # noqa: E402,F401
