@@ -50,7 +50,8 @@ FLOW_MODEL = "FlowReg_id_flow_faces"
 def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon: bool) -> argparse.ArgumentParser:
     """Model flags of ``geomgm_ifw_fore`` / ``geomgm_ifw_cartoon_fore`` (SPEC §6.2)."""
     parser.set_defaults(no_dropout=True, dataset_mode="umlvd_ifw_cartoon" if cartoon else "umlvd_ifw",
-                        netG="resnet_9blocks_rcatland3")
+                        # the seed defaults to resnet_9blocks_rcatland3 (dead code, SPEC §9); the implemented G is the default
+                        netG="resnet_9blocks_rcatland32_full_ifw")
     parser.add_argument("--netg_resb_div", type=int, default=3, help="trunk block i gets the landmark codes iff (i + disp) %% div == 0")
     parser.add_argument("--netg_resb_disp", type=int, default=1, help="see --netg_resb_div")
     parser.add_argument("--use_mask", type=int, default=1, help="nose-region discriminator D_A_l")

@@ -238,3 +238,23 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     state = torch.load(path, weights_only=True)
     assert all(torch.equal(state[k], old[k]) for k in old)
     assert sorted(p.name for p in path.parent.iterdir()) == ["latest_net_G_A.pth"]
+
+
+def test_missing_helpers_switch_losses_off_with_notices(tmp_path, caplog):
+    import logging
+
+    from Module2.models import create_model
+    from Module2.options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(DRAWING + ["--checkpoints_dir", str(tmp_path), "--gpu_ids", "-1", "--ngf", "4", "--ndf", "4"],
+                               save=False)
+    with caplog.at_level(logging.WARNING):
+        model = create_model(opt)
+    notices = [r.getMessage() for r in caplog.records if r.getMessage().startswith("NOTICE")]
+    assert len(notices) == 4
+    assert any("geom_B is OFF" in m and "mobilefacenet_model_best.pth.tar" in m for m in notices)
+    assert any("iden_B is OFF" in m and "sphere20a_20171020.pth" in m for m in notices)
+    assert any("MODNet" in m and "foreground_mask" in m for m in notices)
+    assert any("intrinsic-flow" in m and "zero flow" in m for m in notices)
+    assert model.loss_names == [n for n in LOSSES["drawing"] if n not in ("geom_B", "iden_B")]
+    assert model.model_names == NETS["drawing"]
