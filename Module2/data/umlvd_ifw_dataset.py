@@ -187,7 +187,8 @@ class UMLVDIFWDataset(BaseDataset):
         """Crop keeping the face window inside (``win`` in 0…1 fractions or load-size pixels)."""
         L, c = self.load, self.crop
         if win is None:
-            x1, x2, y1, y2 = round(0.15 * L), round(0.85 * L), round(0.2 * L), round(0.9 * L)
+            rx, ry, rs = self._window_fractions()
+            x1, x2, y1, y2 = round(rx * L), round((rx + rs) * L), round(ry * L), round((ry + rs) * L)
         else:
             x1, x2, y1, y2 = win
         lo_x, hi_x = max(0, int(x2) - c), min(L - c, int(x1))
@@ -198,6 +199,11 @@ class UMLVDIFWDataset(BaseDataset):
         if flip is None:
             flip = (not self.opt.no_flip) and random.random() > 0.5
         return {"crop_pos": (x, y), "flip": bool(flip)}
+
+    def _window_fractions(self) -> tuple[float, float, float]:
+        """Face window (left, top, side) as fractions of the image: ``--rx --ry --rs`` (0.15, 0.2, 0.7)."""
+        o = self.opt
+        return float(getattr(o, "rx", 0.15)), float(getattr(o, "ry", 0.2)), float(getattr(o, "rs", 0.7))
 
     def _img(self, path: str, params: dict, grey: bool) -> torch.Tensor:
         if not Path(path).is_file():
@@ -225,7 +231,8 @@ class UMLVDIFWDataset(BaseDataset):
             "img": self._img(path, params, grey),
             "lm": self._img(_sub(path, folder, lmdir), params, True),
             "lm68": torch.from_numpy(self._lm(_sub(path, folder, lmtxt, ".txt"), params, path)),
-            "win": torch.from_numpy(win if win is not None else face_window(self.load, params["crop_pos"], params["flip"], self.crop)),
+            "win": torch.from_numpy(win if win is not None else face_window(self.load, params["crop_pos"], params["flip"], self.crop,
+                                                                              *self._window_fractions())),
         }
         for key, region in (("mask", "nose"), ("maske", "eyes"), ("maskl", "lips")):
             out[key] = self._mask(_sub(path, folder, f"{mdir}{region}/"), params)

@@ -112,6 +112,19 @@ class TestGeometry:
         lm.sum().backward()
         assert img.grad is not None
 
+    def test_gradient_through_real_mobilefacenet(self):
+        from Module2.models.auxiliary.mobilefacenet import MobileFaceNet
+
+        torch.manual_seed(0)
+        net = MobileFaceNet(112, 136).eval()
+        img = (torch.rand(1, 1, 256, 256) * 2 - 1).requires_grad_(True)
+        win = torch.tensor([[38, 217, 51, 230]])
+        lm = landmarks_from_image(net, img, win)
+        loss = geometry_loss(lm, torch.full((1, 68, 2), 128.0), 50.0, 2)
+        loss.backward()
+        assert torch.isfinite(loss) and float(img.grad.abs().sum()) > 0
+        assert float(img.grad[0, 0, :40].abs().sum()) == 0  # rows above the window get no gradient
+
     def test_crop_window_pads_white(self):
         img = -torch.ones(1, 10, 10)
         c = crop_window(img, [6, 12, -2, 4])

@@ -138,3 +138,25 @@ def test_training_dataset_on_toy_data(toy, flip, monkeypatch):
     assert item["fakeB_static"].shape == (1, 256, 256) and item["A"].shape == (3, 256, 256)
     assert item["A_mask"].min() >= 0 and item["A_mask"].max() == 1
     assert torch.is_tensor(item["winB2"]) and item["winB2"].dtype == torch.int32
+
+
+def test_video_pair_targets(toy):
+    import argparse
+
+    from Module2.data import DATASETS
+
+    root, lists = toy
+    opt = argparse.Namespace(dataroot="drawing", list_dir=str(lists), phase="train", max_dataset_size=float("inf"),
+                             load_size=286, crop_size=256, preprocess="resize_and_crop", no_flip=True, output_nc=1,
+                             serial_batches=False, max_offset=3, select_target12_thre=1.0, select_noniden_thre=0.9)
+    item = DATASETS.get("umlvd_ifw")(opt)[1]
+    assert np.array_equal(item["tB_lm_68"].numpy(), item["B1_lm_68"].numpy())
+    assert np.array_equal(item["tB2_lm_68"].numpy(), item["B2_lm_68"].numpy())
+    assert item["winB"].tolist() == item["winBr1"].tolist() and item["winB2"].tolist() == item["winBr2"].tolist()
+    assert "scanner_frag_" in item["B1_path"]
+    f1, f2 = int(Path(item["B1_path"]).stem), int(Path(item["B2_path"]).stem)
+    assert Path(item["B1_path"]).parent == Path(item["B2_path"]).parent and f2 == f1 + 1
+    # both frames share one crop: the window side is the scaled clip window side
+    wtxt = Path(item["B1_path"].replace("/Drawing/", "/Blm_txt/MTCNN/")).with_suffix("")
+    x1, x2, _, _ = np.loadtxt(str(wtxt) + "_win.txt")
+    assert int(item["winBr1"][1] - item["winBr1"][0]) == round((x2 - x1) * 286 / 256)

@@ -122,7 +122,8 @@ def runs(toy):
         res["before"] = torch.load(exp / "latest_net_G_A.pth", map_location="cpu", weights_only=True)
         res["no_server_port"] = free_port()  # nothing listens there
         cont = _Run(_cmd(DRAWING, toy, res["no_server_port"],
-                         ["--continue_train", "--epoch_count", "2", "--niter", "2", "--max_dataset_size", "1"]), logs, "continue")
+                         ["--continue_train", "--epoch_count", "2", "--niter", "2", "--max_dataset_size", "1",
+                          "--save_latest_freq", "1", "--save_by_iter"]), logs, "continue")
         res["cartoon"] = procs["cartoon"].wait()
         res["cartoon_log"] = (toy["ckpt"] / "training" / "cartoon1" / "loss_log.txt").read_text()
         res["windows"] = {style: window_data(port, f"training_{style}1") for style in ("drawing", "cartoon")}
@@ -196,6 +197,7 @@ def test_continue_train_without_visdom_server(toy, runs):
     assert f"python -m visdom.server -p {port}" in text
     assert "End of epoch 2 / 2" in text and "End of epoch 1 /" not in text
     assert (exp / "2_net_G_A.pth").is_file()
+    assert sorted(p.name for p in exp.glob("iter_*")) == sorted(f"iter_1_net_{n}.pth" for n in NETS["drawing"])
     before, after = runs["before"], torch.load(exp / "2_net_G_A.pth", map_location="cpu", weights_only=True)
     assert after.keys() == before.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on
