@@ -65,8 +65,9 @@ class Visualizer:
             self.img_dir.mkdir(parents=True, exist_ok=True)
         self.expr_dir.mkdir(parents=True, exist_ok=True)
         self.log_name = self.expr_dir / "loss_log.txt"
-        with open(self.log_name, "a") as f:
-            f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+        if int(getattr(opt, "rank", 0)) == 0:
+            with open(self.log_name, "a") as f:
+                f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
         if self.display_id > 0:
             self._connect()
 

@@ -260,3 +260,22 @@ def test_missing_helpers_switch_losses_off_with_notices(tmp_path, caplog):
     assert any("intrinsic-flow" in m and "zero flow" in m for m in notices)
     assert model.loss_names == [n for n in LOSSES["drawing"] if n not in ("geom_B", "iden_B")]
     assert model.model_names == NETS["drawing"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_ddp(toy):
+    """torchrun with 2 CPU processes (gloo): DDP training, rank 0 alone logs and saves."""
+    cmd = _cmd(DRAWING, toy, free_port(), ["--name", "training/ddp", "--display_id", "0", "--lambda_geom", "0",
+                                            "--identity_loss", "0"])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cmd[1:]]
+    text = _Run(cmd, toy["root"], "ddp").wait()
+    exp = toy["ckpt"] / "training" / "ddp"
+    log = (exp / "loss_log.txt").read_text()
+    assert log.count("================ Training Loss") == 1
+    rows = _losses(log)
+    assert len(rows) == 1 and all(math.isfinite(v) for v in rows[0].values())  # 2 items split over 2 ranks
+    assert text.count("saving the model at the end of epoch 1") == 1
+    for net in NETS["drawing"]:
+        assert (exp / f"1_net_{net}.pth").is_file()
+    state = torch.load(exp / "1_net_G_A.pth", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("module.") for k in state)
