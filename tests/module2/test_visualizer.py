@@ -87,3 +87,15 @@ def test_display_id_zero_never_connects(tmp_path, caplog):
         vz.plot_current_losses(1, 0.5, {"G_A": 1.0})
     assert vz.vis is None
     assert not [r for r in caplog.records if "visdom" in r.getMessage()]
+
+
+def test_picks_up_a_server_started_later(tmp_path, caplog):
+    port = free_port()
+    with caplog.at_level(logging.WARNING, logger="Module2.util.visualizer"):
+        vz = Visualizer(_opt(tmp_path, port, env="late"))
+        vz.plot_current_losses(1, 0.5, {"G_A": 2.0})
+        with visdom_server(tmp_path, port=port):
+            vz.plot_current_losses(1, 1.0, {"G_A": 1.0})
+            wins = window_data(port, "late")
+    assert len([r for r in caplog.records if "visdom" in r.getMessage()]) == 1
+    assert wins["1"]["content"]["data"][0]["y"] == [2.0, 1.0]  # the history is replayed once connected

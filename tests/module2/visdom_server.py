@@ -34,9 +34,9 @@ def port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def visdom_server(env_path: Path, timeout: float = 60.0) -> Iterator[int]:
-    """Start a server on a free port, wait until it answers, yield the port, kill it."""
-    port = free_port()
+def visdom_server(env_path: Path, timeout: float = 60.0, port: int | None = None) -> Iterator[int]:
+    """Start a server (on ``port`` or a free one), wait until it answers, yield the port, kill it."""
+    port = free_port() if port is None else port
     log = open(Path(env_path) / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-c", _MAIN, "-port", str(port), "--hostname", "127.0.0.1", "-env_path", str(env_path)],
