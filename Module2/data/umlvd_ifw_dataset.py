@@ -24,21 +24,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from scipy.interpolate import griddata
 
 from common.errors import InputError
 
 from . import DATASETS
 from .base_dataset import BaseDataset, get_transform, to_tensor
+from .landmark_maps import cal_motion256, draw_landmark_map, face_window, grid_warp
 
 __all__ = [
     "UMLVDIFWDataset",
     "MIRROR_68",
     "read_landmarks",
     "transform_landmarks",
-    "face_window",
-    "draw_landmark_map",
-    "cal_motion256",
+    "mirrored_window",
     "read_list",
 ]
 
@@ -79,41 +77,12 @@ def transform_landmarks(lm: np.ndarray, scale: float, pos: tuple[int, int], flip
     return out
 
 
-def face_window(load_size: int, pos: tuple[int, int], flip: bool, crop: int,
-                rx: float = 0.15, ry: float = 0.2, rs: float = 0.7) -> np.ndarray:
-    """``[x1, x2, y1, y2]`` (int32) of the face window after resize to ``load_size`` and crop."""
-    x1 = int(round(rx * load_size - pos[0]))
-    y1 = int(round(ry * load_size - pos[1]))
-    side = int(round(rs * load_size))
-    win = np.array([x1, x1 + side, y1, y1 + side], np.int32)
+def mirrored_window(win: np.ndarray, flip: bool, crop: int) -> np.ndarray:
+    """``[x1, x2, y1, y2]`` of a horizontally mirrored ``crop``-wide frame (unchanged without flip)."""
+    win = np.array(win, np.int32)
     if flip:
         win[0], win[1] = crop - win[1], crop - win[0]
     return win
-
-
-def draw_landmark_map(lm: np.ndarray, size: int = 256, radius: int = 3) -> torch.Tensor:
-    """(1,size,size) landmark map: +1 filled discs at the rounded points, −1 elsewhere."""
-    img = np.zeros((size, size), np.uint8)
-    for x, y in np.asarray(lm):
-        cv2.circle(img, (int(np.round(x)), int(np.round(y))), radius, 255, -1)
-    return torch.from_numpy(img.astype(np.float32) / 255 * 2 - 1).unsqueeze(0)
-
-
-def cal_motion256(src: np.ndarray, dst: np.ndarray, size: int = 256) -> torch.Tensor:
-    """Backward sampling grid (size,size,2) from target geometry ``dst`` to source ``src`` (x, y).
-
-    Piecewise-linear (Delaunay) interpolation with the image corners pinned; normalised with
-    the align_corners=True convention (``/ ((size-1)/2) − 1``).
-    """
-    m = size - 1
-    border = np.array([[0, 0], [m, m], [0, m], [m, 0], [0, m], [m, 0], [m, m], [m, m]], np.float64)
-    dst_rc = np.concatenate([np.asarray(dst, np.float64)[:, ::-1], border])
-    src_rc = np.concatenate([np.asarray(src, np.float64)[:, ::-1], border])
-    gx, gy = np.mgrid[0:m:complex(size), 0:m:complex(size)]
-    grid = griddata(dst_rc, src_rc, (gx, gy), method="linear")
-    grid = np.nan_to_num(grid, nan=0.0)
-    out = np.stack([grid[..., 1], grid[..., 0]], -1) / (m / 2.0) - 1
-    return torch.from_numpy(out.astype(np.float32))
 
 
 def read_list(path: Path) -> list[str]:
@@ -231,8 +200,8 @@ class UMLVDIFWDataset(BaseDataset):
             "img": self._img(path, params, grey),
             "lm": self._img(_sub(path, folder, lmdir), params, True),
             "lm68": torch.from_numpy(self._lm(_sub(path, folder, lmtxt, ".txt"), params, path)),
-            "win": torch.from_numpy(win if win is not None else face_window(self.load, params["crop_pos"], params["flip"], self.crop,
-                                                                              *self._window_fractions())),
+            "win": torch.from_numpy(win if win is not None else mirrored_window(
+                face_window(self.load, params["crop_pos"], *self._window_fractions()), params["flip"], self.crop)),
         }
         for key, region in (("mask", "nose"), ("maske", "eyes"), ("maskl", "lips")):
             out[key] = self._mask(_sub(path, folder, f"{mdir}{region}/"), params)
@@ -256,10 +225,7 @@ class UMLVDIFWDataset(BaseDataset):
             tx, ty = params["crop_pos"]
             side = int(round((wn[1] - wn[0]) * s))
             x1, y1 = int(round(wn[0] * s - tx)), int(round(wn[2] * s - ty))
-            win = np.array([x1, x1 + side, y1, y1 + side], np.int32)
-            if params["flip"]:
-                win[0], win[1] = self.crop - win[1], self.crop - win[0]
-            sides.append(win)
+            sides.append(mirrored_window(np.array([x1, x1 + side, y1, y1 + side]), params["flip"], self.crop))
         grey = self.opt.output_nc == 1
         return (self._side(p1, params, "B", grey, sides[0]), self._side(p2, params, "B", grey, sides[1]), p1, p2)
 
@@ -299,7 +265,7 @@ class UMLVDIFWDataset(BaseDataset):
             off = np.random.uniform(0, max_offset, (68, 2)).astype(np.float32)
             off[48:68] = np.random.uniform(0, 3, (1, 2)).astype(np.float32)
             t2_68 = t["lm68"] + torch.from_numpy(off)
-            t2_lm = draw_landmark_map(t2_68.numpy(), self.crop, 3 if self.crop <= 256 else 5)
+            t2_lm = torch.from_numpy(draw_landmark_map(t2_68.numpy(), self.crop, 3 if self.crop <= 256 else 5))
             t2 = dict(t)
             if max_offset > 3:  # masks follow the per-point shift only roughly: one mean translation
                 shift = off.mean(0)
@@ -321,11 +287,11 @@ class UMLVDIFWDataset(BaseDataset):
             item["B3"], item["B4"] = negs
 
         item["fakeB_static"] = self._img(_sub(A_path, "/Photo/", self.static_folder), pa, grey_b)
-        wm = cal_motion256(A["lm68"].numpy(), item["tB_lm_68"].numpy(), self.crop)
-        wm2 = cal_motion256(A["lm68"].numpy(), item["tB2_lm_68"].numpy(), self.crop)
+        wm = torch.from_numpy(cal_motion256(A["lm68"].numpy(), item["tB_lm_68"].numpy(), self.crop))
+        wm2 = torch.from_numpy(cal_motion256(A["lm68"].numpy(), item["tB2_lm_68"].numpy(), self.crop))
         a = A["img"].unsqueeze(0)
-        item["realA_static_warp"] = F.grid_sample(a, wm.unsqueeze(0), "bilinear", "zeros", align_corners=True)[0]
-        item["realA_static_warp2"] = F.grid_sample(a, wm2.unsqueeze(0), "bilinear", "zeros", align_corners=True)[0]
+        item["realA_static_warp"] = grid_warp(a, wm.unsqueeze(0))[0]
+        item["realA_static_warp2"] = grid_warp(a, wm2.unsqueeze(0))[0]
         item["warp_motion"], item["warp_motion2"] = wm, wm2
         return item
 

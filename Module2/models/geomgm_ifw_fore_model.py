@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from common.errors import CheckpointError
@@ -35,9 +34,10 @@ from . import MODELS
 from .base_model import BaseModel, unwrap
 from .losses import FaceLoss, GANLoss, geometry_loss, landmarks_from_image, lipline_loss, lipline_map, masked_region, warp_loss
 from .tps import tps_warp_xy
+from ..data.landmark_maps import flow_net_input, postprocess_flow
 from ..util.image_pool import ImagePool
 
-__all__ = ["GeomGMIFWForeModel", "add_geomgm_options", "keypoint_maps", "intrinsic_flow"]
+__all__ = ["GeomGMIFWForeModel", "add_geomgm_options", "intrinsic_flow"]
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,6 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
     return parser
 
 
-def keypoint_maps(size: int, kps: torch.Tensor, radius: float = 4.0) -> torch.Tensor:
-    """(B,K,size,size) binary maps: 1 where ``(X−x)² + (Y−y)² ≤ radius²`` (all-zero for a point at −1)."""
-    b, k, _ = kps.shape
-    ar = torch.arange(size, dtype=kps.dtype, device=kps.device)
-    x = kps[..., 0].reshape(b, k, 1, 1)
-    y = kps[..., 1].reshape(b, k, 1, 1)
-    d = (ar.reshape(1, 1, 1, size) - x) ** 2 + (ar.reshape(1, 1, size, 1) - y) ** 2
-    valid = ((kps[..., 0] != -1) & (kps[..., 1] != -1)).reshape(b, k, 1, 1)
-    return ((d <= radius * radius) & valid).to(kps.dtype)
-
-
 @torch.no_grad()
 def intrinsic_flow(net_f: nn.Module | None, src68: torch.Tensor, dst68: torch.Tensor, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Target→source pixel flow (B,2,size,size) and visibility mask (B,1,size,size) (SPEC §1.10).
@@ -117,14 +106,9 @@ def intrinsic_flow(net_f: nn.Module | None, src68: torch.Tensor, dst68: torch.Te
     b = src68.shape[0]
     if net_f is None:
         return src68.new_zeros(b, 2, size, size), src68.new_ones(b, 1, size, size)
-    s = 224
-    inp = torch.cat([keypoint_maps(s, src68[:, :68] * 7 / 8), keypoint_maps(s, dst68[:, :68] * 7 / 8)], 1)
     p = next(net_f.parameters())
-    flow_out, vis_out = net_f(inp.to(p.device, p.dtype))[:2]
-    mask = (vis_out.argmax(1, keepdim=True) < 2).to(flow_out.dtype)
-    flow = flow_out * 20 * mask
-    iw_flow = F.interpolate(flow * 8 / 7, size=(size, size), mode="bilinear", align_corners=True)
-    ifmask = F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=True)
+    flow_out, vis_out = net_f(flow_net_input(src68, dst68).to(p.device, p.dtype))[:2]
+    iw_flow, ifmask = postprocess_flow(flow_out, vis_out, size)
     return iw_flow.to(src68.device), ifmask.to(src68.device)
 
 

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.landmark_maps import FACE_LMARK_LOOKUP
+
 __all__ = [
     "GANLoss",
     "LIP_SEGMENTS",
@@ -35,9 +37,7 @@ __all__ = [
 ]
 
 # The first 20 segments of faceLmarkLookup: outer lip loop 48…59→48, inner loop 60…67→60.
-LIP_SEGMENTS: tuple[tuple[int, int], ...] = tuple(
-    [(i, i + 1) for i in range(48, 59)] + [(59, 48)] + [(i, i + 1) for i in range(60, 67)] + [(67, 60)]
-)
+LIP_SEGMENTS: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in FACE_LMARK_LOOKUP[:20])
 
 
 class GANLoss(nn.Module):
