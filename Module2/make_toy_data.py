@@ -33,21 +33,21 @@ Train on it with ``--dataroot drawing --list_dir <dir>/lists`` (or ``cartoon``).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
+if not __package__:  # run as a script (`python Module2/make_toy_data.py`): make the repo root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from Module2.data.landmark_maps import FACE_LMARK_LOOKUP  # noqa: E402
 
 __all__ = ["template_landmarks", "random_face", "draw_photo", "draw_drawing", "draw_cartoon", "region_masks", "make_toy_data"]
 
-# faceLmarkLookup segments: lips, nose, brows, eyes, jaw (SPEC §1.9)
-SEGMENTS = (
-    [(i, i + 1) for i in range(48, 59)] + [(59, 48)] + [(i, i + 1) for i in range(60, 67)] + [(67, 60)]
-    + [(27, 28), (28, 29), (29, 30), (30, 33), (31, 32), (32, 33), (33, 34), (34, 35)]
-    + [(i, i + 1) for i in range(17, 21)] + [(i, i + 1) for i in range(22, 26)]
-    + [(i, i + 1) for i in range(36, 41)] + [(36, 41)] + [(i, i + 1) for i in range(42, 47)] + [(42, 47)]
-    + [(i, i + 1) for i in range(0, 16)]
-)
+# faceLmarkLookup contour segments: lips, nose, brows, eyes, jaw (SPEC §1.9)
+SEGMENTS = [(int(a), int(b)) for a, b in FACE_LMARK_LOOKUP]
 
 
 def template_landmarks(size: int = 512) -> np.ndarray:
