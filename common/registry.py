@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "resolve_auto"]
 
 T = TypeVar("T")
 
@@ -56,3 +56,26 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def resolve_auto(registry: Registry, name: str, cfg: object, neural: str, default: str,
+                 label: str) -> tuple[str, str | None]:
+    """Pick a back-end by CLI name; ``auto`` means ``neural`` when it can run with ``cfg``, else ``default``.
+
+    Registered classes answer ``unavailable_reason(cfg)`` (``None`` when usable).
+    Returns ``(name, notice)``; ``notice`` says why the default was taken. An
+    explicitly named back-end that cannot run raises :class:`CheckpointError`.
+    """
+    from .errors import CheckpointError
+
+    if name != "auto":
+        reason = registry.get(name).unavailable_reason(cfg)
+        if reason is not None:
+            raise CheckpointError(f"{label} '{name}' cannot run: {reason}")
+        return name, None
+    if neural in registry:
+        reason = registry.get(neural).unavailable_reason(cfg)
+        if reason is None:
+            return neural, None
+        return default, f"{label}: using '{default}' ({reason})"
+    return default, f"{label}: using '{default}' (no '{neural}' installed)"

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from common import Audio, LandmarkSequence, Registry
+from common.registry import resolve_auto
 
 from ..config import Module1Config
 
@@ -48,17 +49,5 @@ class LandmarkPredictor(ABC):
 
 
 def resolve_predictor(name: str, cfg: Module1Config) -> tuple[str, str | None]:
-    """Turn ``auto`` into a concrete predictor name; returns ``(name, notice)``.
-
-    ``auto`` is the neural predictor when its checkpoints are present, else the
-    weight-free default; ``notice`` says why the default was taken.
-    """
-    if name != "auto":
-        PREDICTORS.get(name)
-        return name, None
-    if NEURAL_PREDICTOR in PREDICTORS:
-        reason = PREDICTORS.get(NEURAL_PREDICTOR).unavailable_reason(cfg)
-        if reason is None:
-            return NEURAL_PREDICTOR, None
-        return DEFAULT_PREDICTOR, f"landmarks: using '{DEFAULT_PREDICTOR}' ({reason})"
-    return DEFAULT_PREDICTOR, f"landmarks: using '{DEFAULT_PREDICTOR}' (no neural predictor installed)"
+    """Turn ``auto`` into a concrete name (the neural back-end when its files are present); ``(name, notice)``."""
+    return resolve_auto(PREDICTORS, name, cfg, NEURAL_PREDICTOR, DEFAULT_PREDICTOR, "landmarks")

@@ -7,6 +7,7 @@ from typing import ClassVar, Iterator
 import numpy as np
 
 from common import LandmarkSequence, Registry
+from common.registry import resolve_auto
 
 from ..config import RenderConfig
 
@@ -50,13 +51,5 @@ class Renderer(ABC):
 
 
 def resolve_renderer(name: str, cfg: RenderConfig) -> tuple[str, str | None]:
-    """Turn ``auto`` into a concrete renderer name; returns ``(name, notice)``."""
-    if name != "auto":
-        RENDERERS.get(name)
-        return name, None
-    if NEURAL_RENDERER in RENDERERS:
-        reason = RENDERERS.get(NEURAL_RENDERER).unavailable_reason(cfg)
-        if reason is None:
-            return NEURAL_RENDERER, None
-        return DEFAULT_RENDERER, f"renderer: using '{DEFAULT_RENDERER}' ({reason})"
-    return DEFAULT_RENDERER, f"renderer: using '{DEFAULT_RENDERER}' (no neural renderer installed)"
+    """Turn ``auto`` into a concrete name (the neural back-end when its files are present); ``(name, notice)``."""
+    return resolve_auto(RENDERERS, name, cfg, NEURAL_RENDERER, DEFAULT_RENDERER, "renderer")

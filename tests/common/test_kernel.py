@@ -144,3 +144,38 @@ def test_atomic_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "p.txt").stat().st_mode) == 0o644
+
+
+class TestResolveAuto:
+    class _Neural:
+        @classmethod
+        def unavailable_reason(cls, cfg):
+            return None if cfg else "weights.pth not found"
+
+    class _Default:
+        @classmethod
+        def unavailable_reason(cls, cfg):
+            return None
+
+    def _reg(self):
+        from common.registry import Registry
+
+        reg = Registry("back-end")
+        reg.register("plain")(self._Default)
+        reg.register("net")(self._Neural)
+        return reg
+
+    def test_auto(self):
+        from common.registry import resolve_auto
+
+        reg = self._reg()
+        assert resolve_auto(reg, "auto", True, "net", "plain", "stage") == ("net", None)
+        name, notice = resolve_auto(reg, "auto", False, "net", "plain", "stage")
+        assert name == "plain" and notice == "stage: using 'plain' (weights.pth not found)"
+
+    def test_explicit_unavailable_is_a_user_error(self):
+        from common.registry import resolve_auto
+
+        with pytest.raises(CheckpointError, match="stage 'net' cannot run: weights.pth not found"):
+            resolve_auto(self._reg(), "net", False, "net", "plain", "stage")
+        assert resolve_auto(self._reg(), "plain", False, "net", "plain", "stage") == ("plain", None)
