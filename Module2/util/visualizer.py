@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def visdom_start_command(port: int) -> str:
     """The command a user runs to start the visdom server on ``port``."""
-    return f"python -m visdom.server -p {port}"
+    return f"python -m visdom.server -port {port} (offline: python -m Module2.util.visdom_server -port {port})"
 
 
 class Visualizer:

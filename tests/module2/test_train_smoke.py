@@ -194,7 +194,7 @@ def test_continue_train_without_visdom_server(toy, runs):
     exp = toy["ckpt"] / "training" / "drawing1"
     text, port = runs["continue"], runs["no_server_port"]
     assert text.count("Could not connect to the visdom server") == 1
-    assert f"python -m visdom.server -p {port}" in text
+    assert f"python -m visdom.server -port {port}" in text
     assert "End of epoch 2 / 2" in text and "End of epoch 1 /" not in text
     assert (exp / "2_net_G_A.pth").is_file()
     assert sorted(p.name for p in exp.glob("iter_*")) == sorted(f"iter_1_net_{n}.pth" for n in NETS["drawing"])

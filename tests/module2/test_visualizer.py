@@ -77,7 +77,7 @@ def test_no_server_notice_names_command(tmp_path, caplog):
         vz = Visualizer(_opt(tmp_path, port))
         vz.plot_current_losses(1, 0.1, {"G_A": 1.0})
     msgs = [r.getMessage() for r in caplog.records if r.name == "Module2.util.visualizer"]
-    assert len(msgs) == 1 and f"python -m visdom.server -p {port}" in msgs[0]
+    assert len(msgs) == 1 and f"python -m visdom.server -port {port}" in msgs[0]
 
 
 def test_display_id_zero_never_connects(tmp_path, caplog):

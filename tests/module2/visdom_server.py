@@ -1,8 +1,8 @@
 """A real visdom server on 127.0.0.1 for the Module2 training tests (helper, not a test module).
 
 ``python -m visdom.server`` first downloads its JavaScript from CDNs and crashes when offline
-(the MathJax step raises), so the tests start the same server through its ``main()`` without
-that download step: ``[python, -c, "...run_server import main; main()", -port, P, --hostname,
+(the MathJax step raises), so the tests start the same server through ``Module2.util.visdom_server`` (the
+project's offline launcher): ``[python, -m, Module2.util.visdom_server, -port, P, --hostname,
 127.0.0.1, -env_path, DIR]``.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-_MAIN = "import sys; sys.argv[0] = 'visdom.server'; from visdom.server.run_server import main; main()"
 
 
 def free_port() -> int:
@@ -39,7 +38,7 @@ def visdom_server(env_path: Path, timeout: float = 60.0, port: int | None = None
     port = free_port() if port is None else port
     log = open(Path(env_path) / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _MAIN, "-port", str(port), "--hostname", "127.0.0.1", "-env_path", str(env_path)],
+        [sys.executable, "-m", "Module2.util.visdom_server", "-port", str(port), "--hostname", "127.0.0.1", "-env_path", str(env_path)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
