@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def visdom_start_command(port: int) -> str:
     """The command a user runs to start the visdom server on ``port``."""
-    return f"python -m visdom.server -port {port} (offline: python -m Module2.util.visdom_server -port {port})"
+    return f"python -m visdom.server -port {port}"
 
 
 class Visualizer:
@@ -88,8 +88,9 @@ class Visualizer:
             self._notified = True
             log.warning(
                 "Could not connect to the visdom server at %s:%d; training goes on without the live display. "
-                "Start it with `%s` (then it is picked up automatically), or pass --display_id 0 to turn it off.",
-                self.server, self.port, visdom_start_command(self.port),
+                "Start it with `%s` (offline: `python -m Module2.util.visdom_server -port %d`; it is picked up "
+                "automatically), or pass --display_id 0 to turn it off.",
+                self.server, self.port, visdom_start_command(self.port), self.port,
             )
 
     def _connect(self) -> bool:
