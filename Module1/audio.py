@@ -63,12 +63,7 @@ _MIN_LEVEL = np.exp(-100 / 20 * np.log(10))  # 1e-5
 
 def resample_16k(audio: Audio) -> np.ndarray:
     """Mono float32 (N,) samples of ``audio`` at 16 kHz (soxr high quality)."""
-    x = np.asarray(audio.samples, np.float32)
-    if audio.sample_rate == SAMPLE_RATE:
-        return x.copy()
-    import librosa
-
-    return librosa.resample(x, orig_sr=audio.sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq").astype(np.float32)
+    return audio.resampled(SAMPLE_RATE).samples
 
 
 def to_pcm16(x: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ from typing import Iterable, NamedTuple, Sequence
 import numpy as np
 from scipy import ndimage
 
+from common import Audio
+
 __all__ = [
     "TARGET_SR",
     "HOP_S",
@@ -51,21 +53,8 @@ def n_frames(duration: float, fps: float) -> int:
 
 
 def to_16k(samples: np.ndarray, sr: int) -> np.ndarray:
-    """Mono float32 samples resampled to :data:`TARGET_SR` (16 kHz) with soxr (librosa's resampler)."""
-    x = np.asarray(samples, dtype=np.float32)
-    if int(sr) == TARGET_SR or x.size == 0:
-        return x
-    try:  # soxr (librosa's resampler) directly: importing librosa's resample path costs ~1 s
-        import soxr
-
-        return soxr.resample(x, int(sr), TARGET_SR, quality="HQ").astype(np.float32)
-    except ImportError:  # pragma: no cover - soxr ships with librosa
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(int(sr), TARGET_SR)
-        return resample_poly(x, TARGET_SR // g, int(sr) // g).astype(np.float32)
+    """Mono float32 samples resampled to :data:`TARGET_SR` (16 kHz); see :meth:`common.Audio.resampled`."""
+    return Audio(np.asarray(samples, dtype=np.float32), int(sr)).resampled(TARGET_SR).samples
 
 
 def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = None) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LandmarkSequence", "write_landmark_file", "read_landmark_file", "check_points"]
+__all__ = ["LandmarkSequence", "write_landmark_file", "read_landmark_file", "check_points", "resample_points"]
 
 N_POINTS = 68
 
@@ -42,6 +42,21 @@ def read_landmark_file(path: str | os.PathLike) -> np.ndarray:
     if arr.shape != (N_POINTS, 2):
         raise ValueError(f"landmark file {path} must hold 68 lines of 'x y'; got shape {arr.shape}")
     return arr
+
+
+def resample_points(points: np.ndarray, src_fps: float, n: int, fps: float) -> np.ndarray:
+    """Linearly interpolate (T, ...) frames sampled at ``src_fps`` onto ``n`` frames at ``fps``.
+
+    Frame k of the result is at time k/fps; times past the last source frame hold it.
+    """
+    pts = np.asarray(points, np.float64)
+    flat = pts.reshape(pts.shape[0], -1)
+    t_old = np.arange(flat.shape[0]) / src_fps
+    t_new = np.arange(n) / fps
+    out = np.empty((n, flat.shape[1]), np.float64)
+    for j in range(flat.shape[1]):
+        out[:, j] = np.interp(t_new, t_old, flat[:, j])
+    return out.reshape((n,) + pts.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -96,13 +111,8 @@ class LandmarkSequence:
         pts = np.stack([read_landmark_file(p) for p in frames])
         return cls(points=pts, fps=fps, source=read_landmark_file(d / "ori.txt"))
 
-    def resample(self, fps: float) -> "LandmarkSequence":
-        """Linearly resample to ``fps``, keeping the duration (frame count = round(T·fps/self.fps))."""
-        n = max(1, int(round(len(self) * fps / self.fps)))
-        t_new = np.arange(n) / fps
-        t_old = np.arange(len(self)) / self.fps
-        flat = self.points.reshape(len(self), -1)
-        out = np.empty((n, flat.shape[1]), np.float32)
-        for j in range(flat.shape[1]):
-            out[:, j] = np.interp(t_new, t_old, flat[:, j])
-        return LandmarkSequence(out.reshape(n, 68, 2), fps, self.source)
+    def resample(self, fps: float, n_frames: int | None = None) -> "LandmarkSequence":
+        """Linearly resample to ``fps``; ``n_frames`` defaults to round(T·fps/self.fps) (same duration)."""
+        n = n_frames if n_frames is not None else max(1, int(round(len(self) * fps / self.fps)))
+        pts = resample_points(self.points, self.fps, n, fps).astype(np.float32)
+        return LandmarkSequence(pts, fps, self.source)

@@ -49,7 +49,7 @@ from ..face import (
 from ..nets import SPEAKER_DROP_PREFIXES, Audio2landmarkContent, Audio2landmarkPos, Generator
 from .base import PREDICTORS, LandmarkPredictor
 
-__all__ = ["MakeItTalkPredictor", "SEGMENT", "AUTOVC_CHUNK", "load_networks", "autovc_convert", "resample_frames"]
+__all__ = ["MakeItTalkPredictor", "SEGMENT", "AUTOVC_CHUNK", "load_networks", "autovc_convert"]
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,6 @@ def load_networks(cfg: Module1Config, device: torch.device | str = "cpu") -> tup
     # released speaker files carry comb_mlp.* weights the inference class does not have
     speaker = load_state_dict(cfg.load_a2l_G_name, Audio2landmarkPos(), key="G", drop_prefixes=SPEAKER_DROP_PREFIXES)
     return tuple(n.to(device).eval() for n in (autovc, content, speaker))  # type: ignore[return-value]
-
-
-def resample_frames(points: np.ndarray, src_fps: float, n: int, fps: float) -> np.ndarray:
-    """Linear interpolation of (T, ...) frames sampled at ``src_fps`` onto ``n`` frames at ``fps``
-    (frame k at time k/fps; times past the last source frame hold it)."""
-    flat = np.asarray(points, np.float64).reshape(points.shape[0], -1)
-    t_old = np.arange(flat.shape[0]) / src_fps
-    t_new = np.arange(n) / fps
-    out = np.empty((n, flat.shape[1]), np.float64)
-    for j in range(flat.shape[1]):
-        out[:, j] = np.interp(t_new, t_old, flat[:, j])
-    return out.reshape((n,) + points.shape[1:])
 
 
 @torch.no_grad()
@@ -213,6 +201,5 @@ class MakeItTalkPredictor(LandmarkPredictor):
         rng = np.random.RandomState(self.cfg.seed)
         fl = smooth_face(add_naive_eye(fl, times=blink_times(fl.shape[0], rng)))
         n = max(1, int(round(audio.duration * fps)))
-        pts = resample_frames(fl[:, :, :2], fe.FPS, n, fps).astype(np.float32)
         # source = the tweaked photo landmarks, as the original writes ori.txt
-        return LandmarkSequence(points=pts, fps=fps, source=tweaked.astype(np.float32))
+        return LandmarkSequence(fl[:, :, :2], fe.FPS, tweaked).resample(fps, n)

@@ -59,6 +59,22 @@ class TestLandmarkFiles:
         assert len(r) == 20  # 50 frames at 62.5 fps = 0.8 s = 20 frames at 25 fps
         # linear motion stays linear: frame k at t = k/25 s → offset 10·t/(49/62.5)
         np.testing.assert_allclose(r.points[5] - src, 10 * (5 / 25) / (49 / 62.5), atol=1e-3)
+        longer = seq.resample(25.0, n_frames=23)  # an explicit count; frames past the end hold the last
+        assert len(longer) == 23 and longer.fps == 25.0
+        np.testing.assert_allclose(longer.points[-1], seq.points[-1], atol=1e-4)
+
+
+class TestAudio:
+    def test_resampled_keeps_duration_and_tone(self):
+        from common import Audio
+
+        sr = 44100
+        t = np.arange(sr) / sr
+        a = Audio(np.sin(2 * np.pi * 440 * t).astype(np.float32), sr).resampled(16000)
+        assert a.sample_rate == 16000 and len(a.samples) == 16000 and a.samples.dtype == np.float32
+        spectrum = np.abs(np.fft.rfft(a.samples))
+        assert abs(np.argmax(spectrum) - 440) <= 1  # 1 Hz bins over 1 s
+        assert Audio(np.zeros(0, np.float32), 8000).resampled(16000).samples.size == 0
 
     def test_shape_checked(self):
         with pytest.raises(ValueError, match=r"\(\.\.\., 68, 2\)"):

@@ -15,7 +15,8 @@ from Module1.config import Module1Config
 from Module1.constants import CONSTANT_FILES, load_constants
 from Module1.nets import Audio2landmarkContent, Audio2landmarkPos, Generator
 from Module1.predictors import NEURAL_PREDICTOR, PREDICTORS, resolve_predictor
-from Module1.predictors.makeittalk import MakeItTalkPredictor, _segments, resample_frames
+from common.landmarks import resample_points as resample_frames
+from Module1.predictors.makeittalk import MakeItTalkPredictor, _segments
 
 
 @pytest.fixture(scope="module")
