@@ -38,7 +38,7 @@ def _one(size: int, style: str, seconds: float) -> dict:
     from common.media import VideoWriter
     from Module1 import Module1Config, PREDICTORS
     from Module2 import RENDERERS, RenderConfig
-    from pipeline.align import align_photo, load_photo
+    from pipeline.align import align_photo
     from pipeline.run import load_inputs
     from pipeline.config import PipelineConfig
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InputError, NoFaceError
-from common.face import Face, detect_faces
+from common.face import detect_faces
 
 __all__ = [
     "ALIGNED_SIZE",

@@ -19,7 +19,6 @@ import logging
 import random
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F

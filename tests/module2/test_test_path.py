@@ -3,7 +3,6 @@ BaseModel checkpoints, and whole-pipeline parity with the original (fixtures/mod
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
