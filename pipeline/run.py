@@ -77,11 +77,10 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def _encode(path: Path, frames, total: int, size: int, channels: int, fps: float, audio: Path,
-            desc: str, quiet: bool) -> int:
+            desc: str, quiet: bool) -> None:
     with VideoWriter(path, (size, size), fps, channels, audio=audio) as writer:
         for frame in tqdm(frames, total=total, desc=desc, unit="frame", disable=quiet, leave=False):
             writer.write(frame)
-    return writer.frames
 
 
 def _config_json(cfg: PipelineConfig, predictor: str, renderer: str, aligned: AlignedPhoto) -> str:
@@ -115,8 +114,7 @@ def run(cfg: PipelineConfig) -> Result:
 
 
 def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path) -> Result:
-    name = (cfg.photo or cfg.video).name if (cfg.photo or cfg.video) else "photo"
-    aligned = align_photo(photo, landmarker=cfg.landmarker, name=name)
+    aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(cfg.video or cfg.photo).name)
 
     pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
     if notice:
