@@ -109,7 +109,7 @@ def pad_to_non_multiple(x: np.ndarray) -> np.ndarray:
     return x
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _butter_highpass(cutoff: float, order: int) -> tuple[np.ndarray, np.ndarray]:
     b, a = signal.butter(order, cutoff / (0.5 * SAMPLE_RATE), btype="high", analog=False)
     return b, a
@@ -142,7 +142,7 @@ def stft_magnitude(wav: np.ndarray, fft_length: int = N_FFT, hop_length: int = H
     return np.abs(np.fft.rfft(window * frames, n=fft_length, axis=1))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mel_basis() -> np.ndarray:
     """librosa's mel filter bank (80, 513) for sr 16 kHz, n_fft 1024, 90–7600 Hz."""
     import librosa

@@ -12,7 +12,8 @@ the pocketsphinx wheel. Tracks come in two time bases:
 from __future__ import annotations
 
 import logging
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage

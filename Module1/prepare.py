@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import logging
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm

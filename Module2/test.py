@@ -19,7 +19,7 @@ if not __package__:  # run as a script (`python test.py`): make the repo root im
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import logging  # noqa: E402
-from typing import Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 

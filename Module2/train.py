@@ -27,7 +27,7 @@ if not __package__:  # run as a script (`python train.py`): make the repo root i
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-from typing import Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402

@@ -36,11 +36,11 @@ def _speech(seconds: float, out: Path) -> Path:
 
 def _one(size: int, style: str, seconds: float) -> dict:
     from common.media import VideoWriter
-    from Module1 import Module1Config, PREDICTORS
+    from Module1 import PREDICTORS, Module1Config
     from Module2 import RENDERERS, RenderConfig
     from pipeline.align import align_photo
-    from pipeline.run import load_inputs
     from pipeline.config import PipelineConfig
+    from pipeline.run import load_inputs
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -33,7 +33,7 @@ class Audio:
         """Length in seconds."""
         return len(self.samples) / float(self.sample_rate)
 
-    def resampled(self, sample_rate: int) -> "Audio":
+    def resampled(self, sample_rate: int) -> Audio:
         """The same speech at ``sample_rate`` (soxr high quality, as librosa's ``soxr_hq``)."""
         if int(sample_rate) == self.sample_rate or self.samples.size == 0:
             return Audio(self.samples.copy(), int(sample_rate))

@@ -18,9 +18,9 @@ import functools
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -235,8 +235,8 @@ def _fa_model(kind: str):
     import face_alignment
 
     types = face_alignment.LandmarksType
-    landmarks_type = (getattr(types, "THREE_D", None) or getattr(types, "_3D")) if kind == "3D" else \
-        (getattr(types, "TWO_D", None) or getattr(types, "_2D"))
+    landmarks_type = (getattr(types, "THREE_D", None) or types._3D) if kind == "3D" else \
+        (getattr(types, "TWO_D", None) or types._2D)
     return face_alignment.FaceAlignment(landmarks_type, device="cpu", flip_input=True)
 
 
@@ -259,7 +259,7 @@ def resolve_landmarker(name: str = "auto") -> str:
     return name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _instance(name: str) -> Landmarker:
     return LANDMARKERS.get(name)()
 

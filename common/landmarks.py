@@ -102,7 +102,7 @@ class LandmarkSequence:
         return paths
 
     @classmethod
-    def load_frames(cls, directory: str | os.PathLike, fps: float) -> "LandmarkSequence":
+    def load_frames(cls, directory: str | os.PathLike, fps: float) -> LandmarkSequence:
         """Read a directory written by :meth:`save_frames`."""
         d = Path(directory)
         frames = sorted(p for p in d.glob("[0-9][0-9][0-9][0-9][0-9].txt"))
@@ -111,7 +111,7 @@ class LandmarkSequence:
         pts = np.stack([read_landmark_file(p) for p in frames])
         return cls(points=pts, fps=fps, source=read_landmark_file(d / "ori.txt"))
 
-    def resample(self, fps: float, n_frames: int | None = None) -> "LandmarkSequence":
+    def resample(self, fps: float, n_frames: int | None = None) -> LandmarkSequence:
         """Linearly resample to ``fps``; ``n_frames`` defaults to round(T·fps/self.fps) (same duration)."""
         n = n_frames if n_frames is not None else max(1, int(round(len(self) * fps / self.fps)))
         pts = resample_points(self.points, self.fps, n, fps).astype(np.float32)

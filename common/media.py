@@ -219,7 +219,7 @@ class VideoWriter:
                 "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(out)]
         return cmd
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from common.media import decode_audio  # noqa: E402
-from Module1 import Module1Config, PREDICTORS  # noqa: E402
+from Module1 import PREDICTORS, Module1Config  # noqa: E402
 from Module2 import RENDERERS, RenderConfig  # noqa: E402
 from pipeline.align import align_photo, load_photo  # noqa: E402
 from pipeline.preview import draw_landmarks  # noqa: E402

@@ -16,7 +16,7 @@ __all__ = ["LandmarkPredictor", "PREDICTORS", "DEFAULT_PREDICTOR", "NEURAL_PREDI
 
 log = logging.getLogger(__name__)
 
-PREDICTORS: Registry[type["LandmarkPredictor"]] = Registry("predictor")
+PREDICTORS: Registry[type[LandmarkPredictor]] = Registry("predictor")
 DEFAULT_PREDICTOR = "procedural"
 NEURAL_PREDICTOR = "makeittalk"
 

@@ -9,7 +9,7 @@ then import it at the bottom of this file. ``create_dataset(opt)`` wraps it in a
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch.utils.data
 
@@ -46,7 +46,7 @@ class DatasetLoader:
             num_workers=int(opt.num_threads),
         )
 
-    def load_data(self) -> "DatasetLoader":
+    def load_data(self) -> DatasetLoader:
         return self
 
     def __len__(self) -> int:
@@ -65,6 +65,8 @@ def create_dataset(opt) -> DatasetLoader:
 
 
 # Importing a dataset module registers it.
-from . import umlvdfw_test_dataset  # noqa: E402,F401
-from . import umlvd_ifw_dataset  # noqa: E402,F401
-from . import umlvd_ifw_cartoon_dataset  # noqa: E402,F401
+from . import (
+    umlvd_ifw_cartoon_dataset,  # noqa: E402,F401
+    umlvd_ifw_dataset,  # noqa: E402,F401
+    umlvdfw_test_dataset,  # noqa: E402,F401
+)

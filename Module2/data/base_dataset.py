@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import random
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

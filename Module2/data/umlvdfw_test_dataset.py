@@ -9,8 +9,8 @@ extension → ``.txt``). In memory (the ``gan`` renderer): :meth:`UMLVDFWTestDat
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ class UMLVDFWTestDataset(BaseDataset):
         load_size: int = 256,
         crop_size: int = 256,
         image_size: tuple[int, int] | None = None,
-    ) -> "UMLVDFWTestDataset":
+    ) -> UMLVDFWTestDataset:
         """A dataset over ``targets`` for one photo, without files.
 
         Args:

@@ -16,7 +16,7 @@ How to add a model (CycleGAN convention, explicit registration):
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from common import Registry
 
@@ -45,6 +45,8 @@ def create_model(opt):
 
 
 # Importing a model module registers it.
-from . import geomcgt_ifw_test_model  # noqa: E402,F401
-from . import geomgm_ifw_fore_model  # noqa: E402,F401
-from . import geomgm_ifw_cartoon_fore_model  # noqa: E402,F401
+from . import (
+    geomcgt_ifw_test_model,  # noqa: E402,F401
+    geomgm_ifw_cartoon_fore_model,  # noqa: E402,F401
+    geomgm_ifw_fore_model,  # noqa: E402,F401
+)

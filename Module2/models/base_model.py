@@ -12,8 +12,9 @@ import argparse
 import logging
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -113,11 +114,11 @@ class BaseModel(ABC):
         log.info("learning rate %.7f -> %.7f", old_lr, lr)
         return lr
 
-    def get_current_visuals(self) -> "OrderedDict[str, torch.Tensor]":
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
         """``visual_names`` → tensors, in order."""
         return OrderedDict((name, getattr(self, name)) for name in self.visual_names if isinstance(name, str))
 
-    def get_current_losses(self) -> "OrderedDict[str, float]":
+    def get_current_losses(self) -> OrderedDict[str, float]:
         """``loss_names`` → float values of ``self.loss_<name>``."""
         return OrderedDict((name, float(getattr(self, "loss_" + name))) for name in self.loss_names if isinstance(name, str))
 

@@ -30,12 +30,12 @@ from torch import nn
 
 from common.errors import CheckpointError
 
+from ..data.landmark_maps import flow_net_input, postprocess_flow
+from ..util.image_pool import ImagePool
 from . import MODELS
 from .base_model import BaseModel, unwrap
 from .losses import FaceLoss, GANLoss, geometry_loss, landmarks_from_image, lipline_loss, lipline_map, masked_region, warp_loss
 from .tps import tps_warp_xy
-from ..data.landmark_maps import flow_net_input, postprocess_flow
-from ..util.image_pool import ImagePool
 
 __all__ = ["GeomGMIFWForeModel", "add_geomgm_options", "intrinsic_flow"]
 

@@ -13,7 +13,7 @@ windows ``win = [x1, x2, y1, y2]`` (B,4) integers.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -180,7 +180,7 @@ class FaceLoss(nn.Module):
             p.requires_grad_(False)
         self.size = size
 
-    def train(self, mode: bool = True) -> "FaceLoss":  # the face net always stays in eval mode
+    def train(self, mode: bool = True) -> FaceLoss:  # the face net always stays in eval mode
         super().train(mode)
         self.net.eval()
         return self

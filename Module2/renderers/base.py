@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Iterator
+from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from ..config import RenderConfig
 
 __all__ = ["Renderer", "RENDERERS", "DEFAULT_RENDERER", "NEURAL_RENDERER", "resolve_renderer"]
 
-RENDERERS: Registry[type["Renderer"]] = Registry("renderer")
+RENDERERS: Registry[type[Renderer]] = Registry("renderer")
 DEFAULT_RENDERER = "classic"
 NEURAL_RENDERER = "gan"
 

@@ -20,7 +20,7 @@ mouth and eyes (no flicker), and a frame costs a few milliseconds.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -10,7 +10,7 @@ replaced by the model's weight-free stand-ins.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np

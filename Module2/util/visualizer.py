@@ -18,8 +18,8 @@ import logging
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlparse
 
 import numpy as np
@@ -138,7 +138,7 @@ class Visualizer:
                 Image.fromarray(im).save(self.img_dir / f"epoch{epoch:03d}_{label}.png")
             self._write_html(epoch, list(images))
 
-    def _display(self, vis, images: "OrderedDict[str, np.ndarray]") -> None:
+    def _display(self, vis, images: OrderedDict[str, np.ndarray]) -> None:
         ncols = self.ncols
         if ncols > 0:
             ncols = min(ncols, len(images))

@@ -99,7 +99,7 @@ class TestActivity:
         rng = np.random.default_rng(0)
         t = np.arange(16000) / 16000
         low = (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)
-        hiss = np.fft.irfft(np.fft.rfft(rng.standard_normal(16000)) * ((np.fft.rfftfreq(16000, 1 / 16000) > 2500)))
+        hiss = np.fft.irfft(np.fft.rfft(rng.standard_normal(16000)) * (np.fft.rfftfreq(16000, 1 / 16000) > 2500))
         hi = (0.3 * hiss / np.abs(hiss).max()).astype(np.float32)
         cue_lo = cues.spectral_shape(low)
         cue_hi = cues.spectral_shape(hi)

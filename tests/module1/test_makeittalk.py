@@ -11,11 +11,11 @@ import torch
 
 from common import Audio, CheckpointError
 from common.checkpoint import save_atomic
+from common.landmarks import resample_points as resample_frames
 from Module1.config import Module1Config
 from Module1.constants import CONSTANT_FILES, load_constants
 from Module1.nets import Audio2landmarkContent, Audio2landmarkPos, Generator
 from Module1.predictors import NEURAL_PREDICTOR, PREDICTORS, resolve_predictor
-from common.landmarks import resample_points as resample_frames
 from Module1.predictors.makeittalk import MakeItTalkPredictor, _segments
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_face import synthetic_face
 
 from Module1 import motion
-from synthetic_face import synthetic_face
 
 
 def lid_gaps(points: np.ndarray) -> np.ndarray:

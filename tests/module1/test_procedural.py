@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_face import synthetic_face as _face
 
 from common import Audio, LandmarkSequence
 from Module1 import cues, motion
 from Module1.config import Module1Config
 from Module1.predictors import PREDICTORS
 from Module1.predictors.procedural import ProceduralPredictor
-from synthetic_face import synthetic_face as _face
 
 REPO = Path(__file__).resolve().parents[2]
 FPS = 25.0

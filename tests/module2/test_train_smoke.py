@@ -12,12 +12,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 import torch
-
 from visdom_server import free_port, visdom_server, window_data
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import logging
 
 import numpy as np
 import torch
+from visdom_server import free_port, visdom_server, window_data
 
 from Module2.util.visualizer import Visualizer, tensor2im
-from visdom_server import free_port, visdom_server, window_data
 
 
 def _opt(tmp_path, port, display_id=1, env="vis_test"):

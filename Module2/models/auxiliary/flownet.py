@@ -26,8 +26,9 @@ import json
 import logging
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +89,7 @@ class _FlowUnetBlock(nn.Module):
         self,
         outer_nc: int,
         inner_nc: int,
-        submodule: "_FlowUnetBlock | None",
+        submodule: _FlowUnetBlock | None,
         norm_layer: type[nn.Module],
         use_bias: bool,
         outermost: bool,

@@ -11,7 +11,7 @@ div, disp)``; ``--netG`` then accepts the name.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn as nn
 

@@ -1,7 +1,7 @@
 """Residual blocks shared by the generators (CycleGAN layout: keys ``conv_block.<i>`` / ``shortcut.<i>``)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn

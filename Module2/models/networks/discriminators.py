@@ -1,7 +1,7 @@
 """PatchGAN discriminators (SPEC §5), state-dict compatible with the released ``{epoch}_net_D_A*.pth``."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn

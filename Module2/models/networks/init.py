@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
