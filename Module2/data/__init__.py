@@ -65,8 +65,8 @@ def create_dataset(opt) -> DatasetLoader:
 
 
 # Importing a dataset module registers it.
-from . import (
-    umlvd_ifw_cartoon_dataset,  # noqa: E402,F401
-    umlvd_ifw_dataset,  # noqa: E402,F401
-    umlvdfw_test_dataset,  # noqa: E402,F401
+from . import (  # noqa: E402
+    umlvd_ifw_cartoon_dataset,  # noqa: F401
+    umlvd_ifw_dataset,  # noqa: F401
+    umlvdfw_test_dataset,  # noqa: F401
 )

@@ -45,8 +45,8 @@ def create_model(opt):
 
 
 # Importing a model module registers it.
-from . import (
-    geomcgt_ifw_test_model,  # noqa: E402,F401
-    geomgm_ifw_cartoon_fore_model,  # noqa: E402,F401
-    geomgm_ifw_fore_model,  # noqa: E402,F401
+from . import (  # noqa: E402
+    geomcgt_ifw_test_model,  # noqa: F401
+    geomgm_ifw_cartoon_fore_model,  # noqa: F401
+    geomgm_ifw_fore_model,  # noqa: F401
 )
