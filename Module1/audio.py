@@ -1,7 +1,7 @@
 """Audio front end of the neural predictor (MakeItTalk/AutoVC), one small pure function per step.
 
 All functions work on in-memory arrays: the user's file is never touched. The frame rate of every
-feature is 62.5 frames/s (16 kHz, hop 256). Steps (Module1 SPEC "Audio front end"):
+feature is 62.5 frames/s (16 kHz, hop 256). Steps, in the original's order:
 
 1. :func:`resample_16k` — mono 16 kHz (soxr through librosa).
 2. :func:`to_pcm16` / :func:`pcm16_dbfs` / :func:`normalize_loudness` — −20 dBFS as pydub's

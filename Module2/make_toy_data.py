@@ -46,7 +46,7 @@ from Module2.data.landmark_maps import FACE_LMARK_LOOKUP  # noqa: E402
 
 __all__ = ["template_landmarks", "random_face", "draw_photo", "draw_drawing", "draw_cartoon", "region_masks", "make_toy_data"]
 
-# faceLmarkLookup contour segments: lips, nose, brows, eyes, jaw (SPEC §1.9)
+# faceLmarkLookup contour segments: lips, nose, brows, eyes, jaw (the original's faceLmarkLookup)
 SEGMENTS = [(int(a), int(b)) for a, b in FACE_LMARK_LOOKUP]
 
 

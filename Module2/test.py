@@ -1,6 +1,6 @@
 """Run a trained Module2 model over a test dataset and save the visuals with an HTML index.
 
-Seed command (SPEC §1.8), from ``Module2/``::
+The command the original's driver runs, from ``Module2/``::
 
     python test.py --dataroot <db> --name formal/drawing --model geomcgt_ifw_test \
         --netG resnet_9blocks_rcatland32_full_ifw --netg_resb_div 3 --netg_resb_disp 3 --output_nc 1 \

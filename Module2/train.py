@@ -1,6 +1,6 @@
-"""Train a Module2 model (CycleGAN's training loop, SPEC §6).
+"""Train a Module2 model (CycleGAN's training loop).
 
-Seed commands (from ``Module2/``)::
+The original README's commands (from ``Module2/``)::
 
     python train.py --dataroot drawing --name training/drawing1 --model geomgm_ifw_fore \
         --netG resnet_9blocks_rcatland32_full_ifw --netg_resb_div 3 --netg_resb_disp 3 --output_nc 1 \

@@ -3,7 +3,7 @@
     python bench/bench_gan.py [--frames 16] [--batch_size 8] [--threads 2]
 
 Both paths run on the same random-weight checkpoints, written to a temp dir in the released
-layout (SPEC §10.1): ``formal/drawing/70_net_G_A.pth`` (``resnet_9blocks_rcatland32_full_ifw``,
+layout: ``formal/drawing/70_net_G_A.pth`` (``resnet_9blocks_rcatland32_full_ifw``,
 ngf 64), ``modnet_photographic_portrait_matting.ckpt`` (``module.`` keys),
 ``FlowReg_id_flow_faces/{train_opt.json,best_net_netF.pth}`` (the ``unet_v2`` candidate) and
 ``static/drawing.pth`` (``resnet_style2_9blocks``, ngf 64). Random weights: this measures speed,
@@ -16,7 +16,7 @@ static stylisation at 512, once per photo) is timed on its own; "render+encode" 
 ``common.media.VideoWriter`` (one ffmpeg process, raw frames on stdin). Model construction and
 weight loading are excluded (a first ``prepare`` builds the model before the clock starts).
 
-B (the original's way, SPEC §1.8–1.11): the same ``geomcgt_ifw_test`` model object (same weights),
+B (the original's way): the same ``geomcgt_ifw_test`` model object (same weights),
 batch size 1, and per frame it recomputes everything the original's ``forward`` did per item:
 ``prepare_photo`` is called explicitly before every ``set_input`` (MODNet matte, static drawing G at
 512, white-background photo — the work A does once), then ``set_input`` (dataset item: landmark
@@ -51,7 +51,7 @@ import torch  # noqa: E402
 NETG = "resnet_9blocks_rcatland32_full_ifw"
 SIZE = 256
 FPS = 25.0
-# The unet_v2 intrinsic-flow candidate recorded in the reference state_dicts.json (SPEC §4).
+# The unet_v2 intrinsic-flow candidate recorded in the reference state_dicts.json.
 FLOW_OPT = {"which_model": "unet_v2", "nf": 32, "max_nf": 128, "start_scale": 2, "num_scale": 4, "norm": "batch",
             "input_type1": "joint", "input_type2": "joint", "joint_nc": 68, "id": "FlowReg_id_flow_faces"}
 

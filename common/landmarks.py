@@ -1,7 +1,7 @@
 """The stage interface: a sequence of 68-point landmarks and its per-frame text files.
 
 Coordinates are (x, y) pixels of the 512×512 aligned photo, x right, y down, in
-iBUG-68 order. Files are ``%05d.txt`` with 68 lines ``"x y"`` (Module2 SPEC §1.6).
+iBUG-68 order. Files are ``%05d.txt`` with 68 lines ``"x y"``, the files the original passes from Module1 to Module2.
 """
 from __future__ import annotations
 

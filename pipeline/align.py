@@ -1,4 +1,4 @@
-"""Photo → 512×512 aligned face crop + its 68 landmarks (SPEC §1.2–1.3).
+"""Photo → 512×512 aligned face crop + its 68 landmarks, cropped as the original does.
 
 The crop arithmetic is the original's (``align_mtcnn``), reproduced exactly by :func:`face_crop_box`.
 The original fed it an MTCNN box; we derive an MTCNN-like box from the 68 landmarks instead

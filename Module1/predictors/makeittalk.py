@@ -1,13 +1,13 @@
 """The neural predictor ``makeittalk``: AutoVC content features → content + speaker-aware branches.
 
 Loads the released checkpoints once (``--load_AUTOVC_name``, ``--load_a2l_C_name``, ``--load_a2l_G_name``)
-and the original's constant files (``module1_constants``). Per utterance (Module1 SPEC):
+and the original's constant files (``module1_constants``). Per utterance, as the original does it:
 
 1. front end (Module1.audio) → mel S and F0 one-hot; resemblyzer embedding (Module1.speaker);
 2. AutoVC conversion to the target speaker in chunks of 4096 frames, standardised with the 80 means/stds;
 3. windows of 18 frames in segments of 512; speaker branch (emb × emb_coef, z = 0) smoothed, mouth
    closed, × amp_pos; content branch calibrated, lips × amp_lip_x/y; + face_id; inverted lips fixed;
-4. nose top, Savitzky–Golay 5; then the end-to-end post-processing (Module2 SPEC §1.5): un-normalise,
+4. nose top, Savitzky–Golay 5; then the original driver's post-processing: un-normalise,
    eyelids and blinks (seeded ``RandomState(cfg.seed)``), Savitzky–Golay 15/5;
 5. linear resampling from 62.5 fps to the output rate, ``round(duration·fps)`` frames.
 
@@ -165,7 +165,7 @@ class MakeItTalkPredictor(LandmarkPredictor):
 
     @torch.no_grad()
     def predict_normalized(self, feature: np.ndarray, emb: np.ndarray, face_id: np.ndarray) -> np.ndarray:
-        """(T, 80) standardised feature → (T, 204) normalised landmarks at 62.5 fps (SPEC steps 1–6)."""
+        """(T, 80) standardised feature → (T, 204) normalised landmarks at 62.5 fps (steps 2–3 above)."""
         cfg, dev = self.cfg, self.device
         padded = np.concatenate([feature, np.repeat(feature[-1:], WINDOW, axis=0)], axis=0)
         au_all = windows(padded)  # (T, 18, 80)

@@ -1,4 +1,4 @@
-"""Landmark geometry of the test path (SPEC §1.9–1.10): pure numpy/torch functions.
+"""Landmark geometry of the test path: pure numpy/torch functions.
 
 Conventions: landmarks are ``(68, 2)`` float32 arrays of (x, y) pixel coordinates,
 x right, y down, iBUG-68 order. Landmark maps are ``(1, S, S)`` float32 in {-1, +1}.
@@ -166,7 +166,7 @@ def flow_net_input(src_68: torch.Tensor, dst_68: torch.Tensor) -> torch.Tensor:
 def postprocess_flow(
     flow_out: torch.Tensor, vis_out: torch.Tensor, size: int = 256
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flow-net outputs at 224 → ``(iw_flow, ifmask)`` at ``size`` (SPEC §1.10 steps 2–3).
+    """Flow-net outputs at 224 → ``(iw_flow, ifmask)`` at ``size``.
 
     Args:
         flow_out: (B, 2, 224, 224) raw flow (×20 gives pixels at 224; ch 0 = dx, 1 = dy).

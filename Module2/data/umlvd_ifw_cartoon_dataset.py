@@ -1,4 +1,4 @@
-"""Training dataset ``umlvd_ifw_cartoon`` (photo → cartoon, SPEC §6.4 cartoon variant).
+"""Training dataset ``umlvd_ifw_cartoon`` (photo → cartoon).
 
 As ``umlvd_ifw`` but B images live under ``/Cartoon/`` (RGB), the static stylisation is
 ``/fakeB5_static/``, and there are no video clips (no B1/B2/B3/B4 items).

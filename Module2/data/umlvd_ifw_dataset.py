@@ -1,4 +1,4 @@
-"""Training dataset ``umlvd_ifw`` (photo → line drawing, SPEC §6.3–6.4).
+"""Training dataset ``umlvd_ifw`` (photo → line drawing).
 
 Lists: ``<list_dir>/trainA/<dataroot>.txt`` (photo paths containing ``/Photo/``) and
 ``<list_dir>/trainB/<dataroot>.txt`` (drawing paths containing ``/Drawing/``); without

@@ -1,4 +1,4 @@
-"""Test dataset ``umlvdfw_test``: one photo + a sequence of target landmarks (SPEC §1.9).
+"""Test dataset ``umlvdfw_test``: one photo + a sequence of target landmarks.
 
 From files (``test.py``): ``<list_dir>/testA/<dataroot>.txt`` lists the photo (one line
 per frame), ``<list_dir>/testB/<dataroot>.txt`` the per-frame landmark images
@@ -51,7 +51,7 @@ class UMLVDFWTestDataset(BaseDataset):
     """Item ``i``: the photo ``A``, its landmark map, target ``i``'s landmark map and warp grid.
 
     Keys: ``A, A_paths, B_paths, A_lm, B_lm, A_lm_68, tB_lm, tB_lm_68, winB, image_paths,
-    realA_static_warp, warp_motion`` (shapes in SPEC §1.9; batch dim added by the loader).
+    realA_static_warp, warp_motion`` (batch dim added by the loader).
     """
 
     def __init__(self, opt: argparse.Namespace | None = None) -> None:

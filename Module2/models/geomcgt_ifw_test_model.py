@@ -1,4 +1,4 @@
-"""Inference model ``geomcgt_ifw_test``: photo + target landmarks → stylised frame (SPEC §1.10).
+"""Inference model ``geomcgt_ifw_test``: photo + target landmarks → stylised frame.
 
 Per photo (computed once, cached): matte → binary foreground ``mask``; the static
 stylisation ``fakeB_static`` of the unmasked photo; ``real_A_fore`` (white background).
@@ -7,7 +7,7 @@ photo, the matte moved to the target geometry (``mask1``, Delaunay grid) and the
 ``fake_B = G·mask1 + fakeB_static·(1 − mask1)`` (in [0, 1], back to [-1, 1]).
 
 Only ``G_A`` is loaded through ``load_networks`` (``<checkpoints_dir>/<name>/<epoch>_net_G_A.pth``).
-The auxiliary nets are read from ``--checkpoints_dir`` (SPEC §10.1) when present;
+The auxiliary nets are read from ``--checkpoints_dir`` under their released names when present;
 each absent one is replaced by a weight-free stand-in (logged once):
 
 * matting (``modnet_photographic_portrait_matting.ckpt``) → ``Module2.stylize.foreground_mask``;
@@ -45,7 +45,7 @@ StaticFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # → (1,C,H,W) i
 
 
 class StaticDrawing(torch.nn.Module):
-    """The static drawing stylisation of SPEC §1.10 around a ``resnet_style2_9blocks`` G.
+    """The static drawing stylisation of the original's test model around a ``resnet_style2_9blocks`` G.
 
     ``A`` (B,3,256,256) → bilinear ×2 to 512 → ``G(A512, style [0,1,0])`` → bilinear back to 256.
     """
@@ -63,7 +63,7 @@ class StaticDrawing(torch.nn.Module):
 
 
 class Photo2CartoonStatic(torch.nn.Module):
-    """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (SPEC §1.10, cartoon):
+    """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (the cartoon style's static stylisation):
     uint8 re-quantisation by truncation, ``face/127.5 − 1``, the generator's first output."""
 
     def __init__(self, net: torch.nn.Module) -> None:
@@ -93,7 +93,7 @@ class GeomCGTIFWTestModel(BaseModel):
         parser.add_argument("--netg_resb_div", type=int, default=3,
                             help="trunk block i gets the landmark codes iff (i + disp) %% div == 0")
         parser.add_argument("--netg_resb_disp", type=int, default=1, help="see --netg_resb_div")
-        parser.add_argument("--truncate", type=float, default=0.0, help="unused (accepted for the seed command line)")
+        parser.add_argument("--truncate", type=float, default=0.0, help="unused (the original's command line passes it)")
         parser.add_argument("--draw_op", type=int, default=0, choices=[0],
                             help="landmark map drawing: 0 = filled discs (the only one the test path uses)")
         parser.add_argument("--blendbg", type=int, default=0,
@@ -223,7 +223,7 @@ class GeomCGTIFWTestModel(BaseModel):
 
     @torch.no_grad()
     def set_input(self, input: dict) -> None:
-        """Unpack a batch of frames of one photo; computes the intrinsic flow (SPEC §1.10)."""
+        """Unpack a batch of frames of one photo; computes the intrinsic flow."""
         dev = self.device
         self.real_A = input["A"].to(dev)
         src = input["A_lm_68"][:1].detach().cpu().reshape(68, 2).float()

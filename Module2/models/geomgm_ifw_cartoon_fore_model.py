@@ -1,4 +1,4 @@
-"""Training model ``geomgm_ifw_cartoon_fore``: photo → cartoon (SPEC §6, cartoon variant).
+"""Training model ``geomgm_ifw_cartoon_fore``: photo → cartoon (the cartoon variant of ``geomgm_ifw_fore``).
 
 Same losses as ``geomgm_ifw_fore`` except the temporal coherence discriminator (``--coherent``
 defaults to 0, no ``D_A_coh``), RGB output, and the identity loss compares grey versions of

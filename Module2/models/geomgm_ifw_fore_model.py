@@ -1,6 +1,6 @@
-"""Training model ``geomgm_ifw_fore``: photo → line drawing with target geometry (SPEC §6).
+"""Training model ``geomgm_ifw_fore``: photo → line drawing with target geometry.
 
-One iteration (SPEC §6.5–6.6): the generator renders two frames of the masked photo, one for
+One iteration, as the original trains: the generator renders two frames of the masked photo, one for
 the target landmarks tB and one for the offset landmarks tB2; with ``--blendbg 1`` each is
 blended over the static stylisation by the photo's foreground mask moved (TPS) to the target
 geometry. Generator losses: LSGAN global + local (nose/eyes/lips) discriminators, temporal
@@ -48,9 +48,9 @@ FLOW_MODEL = "FlowReg_id_flow_faces"
 
 
 def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon: bool) -> argparse.ArgumentParser:
-    """Model flags of ``geomgm_ifw_fore`` / ``geomgm_ifw_cartoon_fore`` (SPEC §6.2)."""
+    """Model flags of ``geomgm_ifw_fore`` / ``geomgm_ifw_cartoon_fore`` (the original's names and defaults)."""
     parser.set_defaults(no_dropout=True, dataset_mode="umlvd_ifw_cartoon" if cartoon else "umlvd_ifw",
-                        # the seed defaults to resnet_9blocks_rcatland3 (dead code, SPEC §9); the implemented G is the default
+                        # the original defaults to resnet_9blocks_rcatland3, a generator it never builds; the implemented G is the default
                         netG="resnet_9blocks_rcatland32_full_ifw")
     parser.add_argument("--netg_resb_div", type=int, default=3, help="trunk block i gets the landmark codes iff (i + disp) %% div == 0")
     parser.add_argument("--netg_resb_disp", type=int, default=1, help="see --netg_resb_div")
@@ -98,7 +98,7 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
 
 @torch.no_grad()
 def intrinsic_flow(net_f: nn.Module | None, src68: torch.Tensor, dst68: torch.Tensor, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target→source pixel flow (B,2,size,size) and visibility mask (B,1,size,size) (SPEC §1.10).
+    """Target→source pixel flow (B,2,size,size) and visibility mask (B,1,size,size), as at test time.
 
     Without a flow network: zero flow and a full mask (the flow half of G's dual warp then
     samples the features in place).
@@ -402,7 +402,7 @@ class GeomGMIFWForeModel(BaseModel):
             self.loss_D_A_coh = loss
 
     def optimize_parameters(self) -> None:
-        """forward → G step (Ds frozen) → D step (SPEC §6.6 order)."""
+        """forward → G step (Ds frozen) → D step (the original's order)."""
         self.forward()
         ds = [getattr(self, "net" + n) for n in self.model_names[1:]]
         self.set_requires_grad(ds, False)

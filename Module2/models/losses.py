@@ -1,4 +1,4 @@
-"""Training losses of the geometry-aware generator (SPEC §4, §5, §6.6).
+"""Training losses of the geometry-aware generator.
 
 * :class:`GANLoss` — LSGAN (MSE against 1/0 maps), vanilla, wgangp.
 * :func:`masked_region` — the local-discriminator view of an image (``--mask_type``).

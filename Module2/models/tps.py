@@ -1,4 +1,4 @@
-"""Thin-plate (polyharmonic order 2) sparse image warp used by training (SPEC §3).
+"""Thin-plate (polyharmonic order 2) sparse image warp used by training.
 
 Semantics follow TensorFlow's ``sparse_image_warp``: a polyharmonic spline is fitted
 at the **destination** control points with values ``dest - source``; the dense flow is

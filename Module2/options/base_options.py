@@ -1,4 +1,4 @@
-"""Options shared by training and testing (CycleGAN ``BaseOptions``, SPEC §7).
+"""Options shared by training and testing (CycleGAN's ``BaseOptions``).
 
 Parsing is a two-pass gather: the base flags are parsed first, then the chosen
 model's and dataset's ``modify_commandline_options(parser, is_train)`` hooks add
@@ -56,7 +56,7 @@ class BaseOptions:
         self.parser: argparse.ArgumentParser | None = None
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        """Add the base flags (names and defaults of the seed, SPEC §7)."""
+        """Add the base flags (the original's names and defaults)."""
         from ..data import DATASETS
         from ..models import MODELS
         from ..models.networks import NETD, NETG

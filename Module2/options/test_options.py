@@ -1,4 +1,4 @@
-"""Test flags (CycleGAN ``TestOptions``, SPEC §7)."""
+"""Test flags (CycleGAN's ``TestOptions``)."""
 from __future__ import annotations
 
 import argparse

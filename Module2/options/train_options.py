@@ -1,4 +1,4 @@
-"""Training flags (CycleGAN ``TrainOptions``, SPEC §7)."""
+"""Training flags (CycleGAN's ``TrainOptions``)."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,6 @@
-"""The neural renderer ``gan``: the released geometry-aware generator (SPEC §1.9–1.10).
+"""The neural renderer ``gan``: the released geometry-aware generator.
 
-Loads ``<checkpoints_dir>/<exp>/<epoch>_net_G_A.pth`` (the seed's naming) into
+Loads ``<checkpoints_dir>/<exp>/<epoch>_net_G_A.pth`` (the original's naming) into
 ``resnet_9blocks_rcatland32_full_ifw``; its width (ngf) is read from the file, its
 output channels follow the style (1 drawing, 3 cartoon). Frames go through the
 ``geomcgt_ifw_test`` model in batches of ``cfg.batch_size``; the model's 256² output is

@@ -1,4 +1,4 @@
-"""Training telemetry: visdom windows, ``loss_log.txt`` and HTML pages (CycleGAN ``Visualizer``, SPEC §8).
+"""Training telemetry: visdom windows, ``loss_log.txt`` and HTML pages (CycleGAN's ``Visualizer``).
 
 * ``display_current_results`` — one ``vis.images`` grid of all current visuals (window
   ``display_id+1``) plus an HTML label table (``display_id+2``); with ``--display_ncols 0``

@@ -25,7 +25,7 @@ from Module2.models.auxiliary.photo2cartoon import (
     static_cartoon,
 )
 
-# The two runnable flow-net candidates recorded in state_dicts.json (SPEC §4).
+# The two runnable flow-net candidates recorded in state_dicts.json.
 FLOW_OPT = {
     "unet_v2": {"which_model": "unet_v2", "nf": 32, "max_nf": 128, "start_scale": 2, "num_scale": 4, "norm": "batch",
                 "input_type1": "joint", "input_type2": "joint", "joint_nc": 68, "id": "FlowReg_id_flow_faces"},

@@ -1,4 +1,4 @@
-"""Numerical parity of the generators with the original (fixtures/module2, SPEC §2, §4)."""
+"""Numerical parity of the generators with the original (fixtures in ../shared/reference/fixtures/module2)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,7 +47,7 @@ def test_static_drawing_g_ngf4_reproduces_fakeB_static(fixtures):
     p = torch.load(fixtures / "pipeline_drawing" / "pipeline.pt", map_location="cpu", weights_only=False)
     A = (p["A_uint8_CHW_RGB"].float()[None] / 255 - 0.5) / 0.5
     s.eval()
-    with torch.no_grad():  # SPEC §1.10 static stylisation
+    with torch.no_grad():  # the original's static stylisation: G at 512, style [0, 1, 0]
         a512 = F.interpolate(A, size=(512, 512), mode="bilinear", align_corners=False)
         style = torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 128, 128)
         out = F.interpolate(s(a512, style), size=(256, 256), mode="bilinear", align_corners=False)

@@ -47,7 +47,7 @@ def _n_params(net: torch.nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-# name in state_dicts.json → builder (the original's constructor arguments, SPEC §2, §4, §5)
+# name in state_dicts.json → builder (the original's constructor arguments)
 BUILDERS = {
     "G_A_drawing": lambda: define_G(3, 1, 64, G_NAME, div=3, disp=3),
     "G_A_cartoon": lambda: define_G(3, 3, 64, G_NAME, div=3, disp=3),
@@ -70,7 +70,7 @@ def test_state_dict_layout_matches_original(name, state_dicts):
 
 
 def test_parameter_counts_from_spec():
-    # SPEC §2/§5 tables, independent of the json file
+    # parameter counts of the original networks, independent of the json file
     assert _n_params(define_G(3, 1, 64, G_NAME)) == 15_925_553
     assert _n_params(define_G(3, 3, 64, G_NAME)) == 15_931_827
     assert _n_params(define_D(1, 64)) == 2_762_689

@@ -1,4 +1,4 @@
-"""Optional pretrained helper networks of Module2 (SPEC §4), each loadable from its released file.
+"""Optional pretrained helper networks of Module2, each loadable from its released file.
 
 Absent files are handled by the callers (a clear :class:`common.errors.CheckpointError`, or a
 weight-free stand-in); the modules here only build the networks and load them strictly.

@@ -1,13 +1,13 @@
 """Intrinsic-flow regressor ``netF`` (Li et al., CVPR'19 "intrinsic_flow"), checkpoint-compatible.
 
-At test time (SPEC §1.10) the generator's second warp comes from this network: two stacks
+At test time the generator's second warp comes from this network: two stacks
 of 68 binary landmark disks (source photo, target frame) at 224² go in, a target→source
 flow (``×20`` pixels) and 3-class visibility logits (0 visible, 1 invisible, 2 background)
 come out at the input size. Every forward returns the 4-tuple
 ``(flow_out, vis_out, flow_pyramid, feat_out)`` the test model unpacks.
 
 The architecture is not in the AnimatePortrait repository: it is described by the
-``train_opt.json`` shipped beside the weights (SPEC §4). Two families exist:
+``train_opt.json`` shipped beside the weights. Two families exist:
 
 * ``unet`` → :class:`FlowUnet`: 7×7 stem + strided convs to ``start_scale``, then a
   recursive U-Net of ``num_scale`` skip blocks (``conv_downsample.*``, ``unet_block.*``);
@@ -50,7 +50,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FLOW_INPUT_SIZE = 224  # the test model draws its joint maps at 224² (SPEC §1.10)
+FLOW_INPUT_SIZE = 224  # the test model draws its joint maps at 224², as the original's
 FLOW_FAMILIES = ("unet", "unet_v2")
 _JOINT_NC = 68
 

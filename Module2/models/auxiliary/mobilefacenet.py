@@ -1,4 +1,4 @@
-"""MobileFaceNet landmark regressor for the geometry loss (SPEC §4, §6.6 ``geom_B``).
+"""MobileFaceNet landmark regressor for the geometry loss ``geom_B``.
 
 Rebuilt from the key names and shapes of ``checkpoints/mobilefacenet_model_best.pth.tar``
 (``state_dict`` entry): a MobileFaceNet trunk (depthwise-separable inverted bottlenecks, PReLU)

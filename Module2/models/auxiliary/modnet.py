@@ -1,6 +1,6 @@
 """MODNet portrait matting (Ke et al., AAAI'22), checkpoint-compatible with the released file.
 
-The test model (SPEC §1.10) runs ``MODNet(A, inference=True)`` on the aligned photo ``A``
+The test model runs ``MODNet(A, inference=True)`` on the aligned photo ``A``
 (RGB in [-1, 1], 256²) and thresholds the matte at 0.5. The released
 ``modnet_photographic_portrait_matting.ckpt`` was saved from a ``DataParallel`` wrapper,
 so its keys carry ``module.``; :func:`load_modnet` strips it.

@@ -1,6 +1,6 @@
 """photo2cartoon generator (minivision, U-GAT-IT-derived), checkpoint-compatible with ``cartoon.pt``.
 
-For the cartoon style the test model (SPEC §1.10) stylises the whole aligned photo with this
+For the cartoon style the test model stylises the whole aligned photo with this
 generator and uses the result as the static background ``fakeB_static``. The released file
 ``checkpoints/static/cartoon.pt`` is a dict whose ``genA2B`` entry is the state dict of
 ``ResnetGenerator(ngf=32, img_size=256, light=True)``.
@@ -293,7 +293,7 @@ def photo_to_uint8(img_m1p1: torch.Tensor) -> np.ndarray:
     """First image of a (B, 3, H, W) batch in [-1, 1] → (H, W, 3) uint8 RGB, as the test model does it.
 
     ``((x + 1) · 127.5)`` is computed in float32 and cast with ``astype(uint8)``: truncation,
-    no rounding or clipping (SPEC §1.10).
+    no rounding or clipping, as the original.
     """
     arr = np.transpose(img_m1p1[0].detach().cpu().numpy().astype(np.float32, copy=False), (1, 2, 0))
     return ((arr + 1) * np.float32(127.5)).astype(np.uint8)

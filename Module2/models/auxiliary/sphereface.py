@@ -1,4 +1,4 @@
-"""SphereFace-20 (``sphere20a``) face-recognition trunk for the identity loss (SPEC §4 FaceLoss).
+"""SphereFace-20 (``sphere20a``) face-recognition trunk for the identity loss (``FaceLoss``).
 
 Keyed as ``checkpoints/sphere20a_20171020.pth``; that file also holds the A-Softmax classifier
 ``fc6.*``, which is dropped on load (the identity loss only compares features).

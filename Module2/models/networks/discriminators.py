@@ -1,4 +1,4 @@
-"""PatchGAN discriminators (SPEC §5), state-dict compatible with the released ``{epoch}_net_D_A*.pth``."""
+"""PatchGAN discriminators, state-dict compatible with the released ``{epoch}_net_D_A*.pth``."""
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,9 +1,9 @@
 """Generators of Module2, state-dict compatible with the released checkpoints.
 
 * :class:`ResnetConditionTriGenerator32FullIFW` — ``resnet_9blocks_rcatland32_full_ifw``, the
-  geometry-aware photo→drawing/cartoon generator (SPEC §2; ``{epoch}_net_G_A.pth``).
+  geometry-aware photo→drawing/cartoon generator (``{epoch}_net_G_A.pth``).
 * :class:`ResnetStyle2Generator` — ``resnet_style2_9blocks``, the static 3-style portrait-drawing
-  generator (SPEC §4; ``checkpoints/static/drawing.pth``).
+  generator (``checkpoints/static/drawing.pth``).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def landmark_blocks(n_blocks: int, div: int, disp: int) -> list[int]:
 
 
 class ResnetConditionTriGenerator32FullIFW(nn.Module):
-    """Geometry-aware generator ``resnet_9blocks_rcatland32_full_ifw`` (SPEC §2).
+    """Geometry-aware generator ``resnet_9blocks_rcatland32_full_ifw``.
 
     Three encoder branches read the masked photo and dual-warp their features towards the target
     geometry at 256, 128 and 64 px respectively; the merged code runs through a 9-block residual
@@ -145,7 +145,7 @@ class ResnetConditionTriGenerator32FullIFW(nn.Module):
 
 
 class ResnetStyle2Generator(nn.Module):
-    """Static portrait-drawing generator ``resnet_style2_9blocks`` (SPEC §4).
+    """Static portrait-drawing generator ``resnet_style2_9blocks``.
 
     ``model0`` encodes the photo (RP3 Conv7, two stride-2 convs: 4× smaller, 4ngf channels); the
     ``extra_channel``-channel style map is concatenated; ``model`` = Conv3 → 4ngf, ``n_blocks``

@@ -1,4 +1,4 @@
-"""Normalisation choice, weight initialisation and learning-rate schedules (CycleGAN conventions, SPEC §2, §6.7)."""
+"""Normalisation choice, weight initialisation and learning-rate schedules (CycleGAN conventions)."""
 from __future__ import annotations
 
 import argparse

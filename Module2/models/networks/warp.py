@@ -1,4 +1,4 @@
-"""The feature warps inside the geometry-aware generator (SPEC §2 "Dual warp", §3).
+"""The feature warps inside the geometry-aware generator: the Delaunay-grid warp and the intrinsic-flow warp.
 
 Shapes: features ``x`` (B,C,H,W); ``motion`` (B,H,W,2) a sampling grid whose last axis is (x, y)
 normalised to [−1, 1] with the *align_corners=True* convention (``px/127.5 − 1`` at 256);
