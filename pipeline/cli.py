@@ -1,4 +1,4 @@
-"""Command line of ``main_end2end_module2.py``: the seed's flags, plus a few of our own."""
+"""Command line of ``main_end2end_module2.py``: the original driver's flags, plus a few of our own."""
 from __future__ import annotations
 
 import argparse
@@ -19,9 +19,9 @@ __all__ = ["build_parser", "config_from_args", "main"]
 
 log = logging.getLogger("pipeline")
 
-# Seed flags of the original driver that configure MakeItTalk *training*, caches or dump folders:
-# accepted so the seed's command lines keep working, ignored, and a warning says so.
-_IGNORED_SEED_FLAGS: dict[str, tuple[type, object]] = {
+# Flags of the original driver that configure MakeItTalk *training*, caches or dump folders:
+# accepted so the original's command lines keep working, ignored, and a warning says so.
+_IGNORED_ORIGINAL_FLAGS: dict[str, tuple[type, object]] = {
     "rerun": (int, 0),
     "output_folder": (str, "Module1/examples"),
     "pos_dim": (int, 7),
@@ -90,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--seed", type=int, default=0, help="random seed (blinks, head motion): same seed, same video")
     rt.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices, errors only")
 
-    ig = p.add_argument_group("seed flags kept for compatibility (accepted, ignored)")
-    for name, (typ, default) in _IGNORED_SEED_FLAGS.items():
+    ig = p.add_argument_group("original flags kept for compatibility (accepted, ignored)")
+    for name, (typ, default) in _IGNORED_ORIGINAL_FLAGS.items():
         ig.add_argument(f"--{name}", type=typ, default=argparse.SUPPRESS,
                         help=f"ignored (original default {default!r}): MakeItTalk training/caching option")
     return p
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
-    ignored = sorted(k for k in _IGNORED_SEED_FLAGS if k in vars(ns))
+    ignored = sorted(k for k in _IGNORED_ORIGINAL_FLAGS if k in vars(ns))
     if ignored:
-        log.warning("ignoring seed flags that do not apply here: %s", ", ".join(f"--{k}" for k in ignored))
+        log.warning("ignoring original flags that do not apply here: %s", ", ".join(f"--{k}" for k in ignored))
     from .run import run  # imported late: --help stays fast
 
     try:

@@ -11,7 +11,7 @@ __all__ = ["TrainOptions"]
 class TrainOptions(BaseOptions):
     """Visdom/HTML display, saving, schedule and optimiser flags.
 
-    The seed's ``--niter``/``--niter_decay`` are kept; CycleGAN's newer names
+    The original's ``--niter``/``--niter_decay`` are kept; CycleGAN's newer names
     ``--n_epochs``/``--n_epochs_decay`` are accepted as aliases (same destination).
     """
 

@@ -18,7 +18,7 @@ class HTML:
     """A page ``<web_dir>/<index_name>`` whose images live in ``<web_dir>/<image_subdir>/``.
 
     Training uses the CycleGAN layout (``images/``, ``index.html``); ``test.py`` uses the
-    seed's (``<imagefolder>/``, ``index<imagefolder>.html``).
+    original's (``<imagefolder>/``, ``index<imagefolder>.html``).
     """
 
     def __init__(

@@ -173,7 +173,7 @@ def _lrs(policy: str, epochs: int, **kw) -> list[float]:
 def test_schedulers():
     # linear: 1 − max(0, e + 1 − 2)/4 for e = 0…5
     assert _lrs("linear", 6) == pytest.approx([1, 1, 0.75, 0.5, 0.25, 0.0])
-    # seed command: niter 70, niter_decay 0 → constant lr for the 70 epochs
+    # the original's command: niter 70, niter_decay 0 → constant lr for the 70 epochs
     assert _lrs("linear", 70, niter=70, niter_decay=0) == pytest.approx([1.0] * 70)
     # resumed at epoch_count 3
     assert _lrs("linear", 2, epoch_count=3) == pytest.approx([0.75, 0.5])

@@ -1,4 +1,4 @@
-"""Module2 options: the seed commands parse; registries feed choices; devices resolve to CPU here."""
+"""Module2 options: the original's commands parse; registries feed choices; devices resolve to CPU here."""
 from __future__ import annotations
 
 import shlex

@@ -1,4 +1,4 @@
-"""Module2/test.py end to end, run as the seed runs it (cd Module2; python test.py ...)."""
+"""Module2/test.py end to end, run as the original's driver runs it (cd Module2; python test.py ...)."""
 from __future__ import annotations
 
 import subprocess

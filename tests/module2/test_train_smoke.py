@@ -1,6 +1,6 @@
-"""End-to-end training smoke test: the seed's two ``train.py`` commands on the toy dataset.
+"""End-to-end training smoke test: the original README's two ``train.py`` commands on the toy dataset.
 
-Runs ``cd Module2 && python train.py <seed flags> <small-run flags>`` as a subprocess (CPU,
+Runs ``cd Module2 && python train.py <the original's flags> <small-run flags>`` as a subprocess (CPU,
 reduced ngf/ndf) with a real visdom server, then checks the logged losses, the visdom windows,
 the checkpoints (strict reload into fresh networks), ``--continue_train`` without a visdom
 server (one notice, training completes), and that an interrupted save keeps the old file.
@@ -109,7 +109,7 @@ class _Run:
 
 @pytest.fixture(scope="module")
 def runs(toy):
-    """Both seed commands (concurrently, real visdom server), then --continue_train without a server."""
+    """Both of the original's commands (concurrently, real visdom server), then --continue_train without a server."""
     res: dict = {}
     logs = toy["root"] / "logs"
     logs.mkdir()

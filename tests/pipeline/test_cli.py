@@ -1,4 +1,4 @@
-"""The command line: seed flags, help, option mapping."""
+"""The command line: the original driver's flags, help, option mapping."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import _IGNORED_SEED_FLAGS, build_parser, config_from_args
+from pipeline.cli import _IGNORED_ORIGINAL_FLAGS, build_parser, config_from_args
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_DRAWING = ["--jpg", "examples/hermione2.jpeg", "--audio", "examples/female12.wav", "--exp", "formal/drawing"]
@@ -19,7 +19,7 @@ def test_help_documents_every_flag():
     for flag in ["--jpg", "--audio", "--video", "--exp", "--epoch", "--fps", "--size", "--seed", "--output_dir",
                  "--predictor", "--renderer", "--max_seconds", "--quiet", "--gpu_ids", "--load_AUTOVC_name",
                  "--load_a2l_G_name", "--load_a2l_C_name", "--amp_lip_x", "--amp_lip_y", "--amp_pos",
-                 "--emb_coef", "--module1_constants", *[f"--{k}" for k in _IGNORED_SEED_FLAGS]]:
+                 "--emb_coef", "--module1_constants", *[f"--{k}" for k in _IGNORED_ORIGINAL_FLAGS]]:
         assert flag in out, flag
 
 

@@ -1,4 +1,4 @@
-"""The seed command picks the neural back-ends when their files are in the released layout."""
+"""The original README's command picks the neural back-ends when their files are in the released layout."""
 from __future__ import annotations
 
 import shutil
