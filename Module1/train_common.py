@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from common import UserError
 from common.checkpoint import load_state_dict, read_checkpoint, save_atomic
+from common.device import select_device
 
 from .config import CHECKPOINT_DIR
 from .constants import load_constants
@@ -132,9 +133,7 @@ StepFn = Callable[[dict, torch.device], torch.Tensor]
 
 def train(args: argparse.Namespace, model: torch.nn.Module, key: str, step: StepFn) -> list[float]:
     """Run the loop; ``step(batch, device)`` returns the loss of one segment. Returns the per-epoch mean losses."""
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {args.device}: CUDA is not available")
+    device = select_device(args.device, who="--device")
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.reg_lr)
     history: list[float] = []

@@ -3,40 +3,112 @@
 Released checkpoints are loaded strictly: missing or unexpected keys and shape
 mismatches raise one :class:`CheckpointError` that names the file and the keys.
 Keys dropped on purpose are passed as ``drop_prefixes`` (documented per call site).
+
+Every file is unpickled weights-only (:func:`safe_load`): tensors, containers and
+plain values, plus the few numpy scalar types that training scripts store beside the
+weights. A file that asks for anything else (a class, a function such as
+``os.system``) is refused with one line naming it; nothing in it runs.
 """
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 
+from .device import select_device  # re-exported: callers have imported it from here
 from .errors import CheckpointError
 from .fs import atomic_path
 
-__all__ = ["read_checkpoint", "load_state_dict", "save_atomic", "select_device"]
+__all__ = ["safe_load", "read_checkpoint", "load_state_dict", "save_atomic", "select_device"]
 
 _INSTANCE_NORM_STALE = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def read_checkpoint(path: str | os.PathLike, key: str | None = None, map_location: Any = "cpu") -> Mapping[str, Any]:
-    """Read a checkpoint file and return its state dict (``obj[key]`` when ``key`` is given)."""
+def _extra_safe_globals() -> list[Any]:
+    """Plain value types released ``.pth.tar`` files carry beside the weights (a best score, a mean).
+
+    numpy scalars and arrays pickle through ``numpy.core.multiarray.scalar``/``_reconstruct``;
+    numpy 2 renamed the module, so both spellings are listed. These only build numbers from
+    bytes: nothing here can call out of the unpickler (object arrays hold already-vetted items).
+    """
+    import numpy as np
+
+    scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]
+    reconstruct = np._core.multiarray._reconstruct  # type: ignore[attr-defined]
+    dtypes = [type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFD"]
+    return [
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),
+        reconstruct,
+        (reconstruct, "numpy.core.multiarray._reconstruct"),
+        np.ndarray,
+        np.dtype,
+        *dtypes,
+        *[(d, "numpy." + d.__name__) for d in dtypes],
+    ]
+
+
+def _reason(exc: BaseException) -> str:
+    """The one informative line of a torch.load failure (its messages run over many lines)."""
+    text = str(exc)
+    m = re.search(r"GLOBAL ([\w.]+)", text)
+    if m:
+        return m.group(1)
+    m = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+    if m:
+        return m.group(1).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _is_torchscript(path: Path) -> bool:
+    # torch.load hands TorchScript archives to torch.jit.load, which builds modules from code in the file.
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(n.split("/", 1)[-1].startswith("code/") or n.endswith("/constants.pkl") for n in z.namelist())
+
+
+def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load`` weights-only: tensors and plain values, never code.
+
+    Raises :class:`CheckpointError` (one line naming the file) when the file is missing,
+    unreadable, or holds anything beyond tensors, containers and plain values.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        # Released files are dicts of tensors plus plain Python values; fall back to the
-        # full unpickler only for the trusted, user-supplied file when weights_only refuses it.
-        try:
-            obj = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception:
-            obj = torch.load(path, map_location=map_location, weights_only=False)
+        if _is_torchscript(path):
+            raise CheckpointError(f"refusing checkpoint {path}: it is a TorchScript archive (code), not weights")
+        # The allow-list is scoped to this load only: other torch.load calls keep the defaults.
+        with torch.serialization.safe_globals(_extra_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as exc:
+        if re.search(r"GLOBAL [\w.]+", str(exc)):
+            raise CheckpointError(
+                f"refusing checkpoint {path}: it asks for {_reason(exc)}, but only tensors and plain values are loaded"
+            ) from None
+        raise CheckpointError(f"cannot read checkpoint {path}: not a weights-only torch file ({_reason(exc)})") from None
     except Exception as exc:  # corrupt / truncated / not a torch file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {_reason(exc)}") from None
+
+
+def read_checkpoint(path: str | os.PathLike, key: str | None = None, map_location: Any = "cpu") -> Mapping[str, Any]:
+    """Read a checkpoint file weights-only and return its state dict (``obj[key]`` when ``key`` is given)."""
+    path = Path(path)
+    obj = safe_load(path, map_location)
     if key is not None:
         if not isinstance(obj, Mapping) or key not in obj:
-            keys = list(obj.keys()) if isinstance(obj, Mapping) else type(obj).__name__
+            keys = _short([str(k) for k in obj.keys()]) if isinstance(obj, Mapping) else type(obj).__name__
             raise CheckpointError(f"checkpoint {path} has no key {key!r} (it has: {keys})")
         obj = obj[key]
     if not isinstance(obj, Mapping):
@@ -112,11 +184,3 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def select_device(gpu_ids: Iterable[int] | str | None) -> torch.device:
-    """The torch device for ``gpu_ids`` (``-1``/empty → CPU; CUDA only when present)."""
-    if isinstance(gpu_ids, str):
-        gpu_ids = [int(g) for g in gpu_ids.split(",") if g.strip() != ""]
-    ids = [g for g in (gpu_ids or []) if g >= 0]
-    if ids and torch.cuda.is_available():
-        return torch.device(f"cuda:{ids[0]}")
-    return torch.device("cpu")

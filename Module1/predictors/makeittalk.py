@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from common import Audio, AudioError, CheckpointError, LandmarkSequence
 from common.checkpoint import load_state_dict
+from common.device import select_device
 
 from .. import audio as fe
 from ..config import Module1Config
@@ -57,14 +58,6 @@ SEGMENT = 512  # windows per transformer sequence (its positional table has 512 
 MIN_SEGMENT = 10  # the original skips shorter segments
 AUTOVC_CHUNK = 4096
 _PAD_BASE = 32
-
-
-def _device(name: str) -> torch.device:
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        log.warning("CUDA is not available; running Module1 on the CPU")
-        return torch.device("cpu")
-    return dev
 
 
 def load_networks(cfg: Module1Config, device: torch.device | str = "cpu") -> tuple[Generator, Audio2landmarkContent, Audio2landmarkPos]:
@@ -143,7 +136,7 @@ class MakeItTalkPredictor(LandmarkPredictor):
         reason = self.unavailable_reason(cfg)
         if reason is not None:
             raise CheckpointError(reason)
-        self.device = _device(cfg.device)
+        self.device = select_device(cfg.device, who="Module1")
         self.constants = load_constants(cfg.constants_dir)
         self.autovc, self.content, self.speaker = load_networks(cfg, self.device)
         from ..speaker import SpeakerEncoder

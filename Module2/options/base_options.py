@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from common.device import cuda_ids, parse_gpu_ids  # parse_gpu_ids re-exported
+
 from ..config import CHECKPOINT_DIR
 
 __all__ = ["BaseOptions", "parse_gpu_ids", "PACKAGE_DIR", "DEFAULT_LIST_DIR"]
@@ -26,20 +28,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_LIST_DIR = PACKAGE_DIR / "datasets" / "list"
 
 
-def parse_gpu_ids(text: str) -> list[int]:
-    """``"0,1"`` → ``[0, 1]``; negative ids (``-1`` = CPU) are dropped."""
-    ids = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"gpu ids must be integers like 0,1 or -1; got {text!r}") from None
-        if value >= 0:
-            ids.append(value)
-    return ids
 
 
 class BaseOptions:
@@ -197,10 +185,6 @@ class BaseOptions:
 
     @staticmethod
     def _resolve_gpus(text: str, notice: bool) -> tuple[list[int], torch.device]:
-        ids = parse_gpu_ids(text)
-        if ids and not torch.cuda.is_available():
-            if notice:
-                log.warning("--gpu_ids %s asked for CUDA but none is available; running on CPU", text)
-            ids = []
+        ids = cuda_ids(text, who="--gpu_ids" if notice else None)
         device = torch.device(f"cuda:{ids[0]}") if ids else torch.device("cpu")
         return ids, device

@@ -10,6 +10,8 @@ import torch.nn as nn
 from torch.nn import init
 from torch.optim import lr_scheduler
 
+from common.device import cuda_ids
+
 __all__ = ["Identity", "get_norm_layer", "uses_bias", "init_weights", "init_net", "get_scheduler", "INIT_TYPES", "LR_POLICIES"]
 
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
@@ -85,8 +87,8 @@ def init_net(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02,
     Never wraps in DataParallel (multi-GPU training uses DDP in the training model), so state-dict
     keys never carry ``module.``.
     """
-    ids = [int(g) for g in (gpu_ids or []) if int(g) >= 0]
-    if ids and torch.cuda.is_available():
+    ids = cuda_ids(gpu_ids)
+    if ids:
         net.to(torch.device(f"cuda:{ids[0]}"))
     return init_weights(net, init_type, init_gain)
 
