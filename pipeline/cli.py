@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from common import UserError
-from common.checkpoint import select_device
+from common.device import device_name
 from Module1 import PREDICTORS, Module1Config
 from Module1.config import CHECKPOINT_DIR as M1_CKPT
 from Module2 import RENDERERS, RenderConfig
@@ -107,7 +107,7 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
         raise UserError(f"--batch_size must be at least 1; got {ns.batch_size}")
     exp = ns.exp or "formal/drawing"
     epoch = ns.epoch or "70"
-    device = str(select_device(ns.gpu_ids if ns.gpu_ids.strip() else "-1"))
+    device = device_name(ns.gpu_ids if ns.gpu_ids.strip() else "-1")  # imports torch only with a GPU driver
     m1 = Module1Config(
         load_AUTOVC_name=ns.load_AUTOVC_name,
         load_a2l_G_name=ns.load_a2l_G_name,

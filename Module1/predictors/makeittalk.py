@@ -20,7 +20,6 @@ the last 512 (or all) windows instead of being dropped. The sequence therefore c
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +31,7 @@ from common.device import select_device
 
 from .. import audio as fe
 from ..config import Module1Config
-from ..constants import load_constants, missing_constant
+from ..constants import load_constants
 from ..data import WINDOW, windows
 from ..face import (
     add_naive_eye,
@@ -119,17 +118,9 @@ class MakeItTalkPredictor(LandmarkPredictor):
 
     @classmethod
     def unavailable_reason(cls, cfg: Module1Config) -> str | None:
-        for flag, path in (
-            ("--load_AUTOVC_name", cfg.load_AUTOVC_name),
-            ("--load_a2l_C_name", cfg.load_a2l_C_name),
-            ("--load_a2l_G_name", cfg.load_a2l_G_name),
-        ):
-            if not Path(path).is_file():
-                return f"checkpoint {path} ({flag}) not found"
-        missing = missing_constant(cfg.constants_dir)
-        if missing is not None:
-            return f"Module1 constant file {missing} not found (set --module1_constants)"
-        return None
+        from . import makeittalk_unavailable  # one check, shared with the lazy registry entry
+
+        return makeittalk_unavailable(cfg)
 
     def __init__(self, cfg: Module1Config) -> None:
         super().__init__(cfg)

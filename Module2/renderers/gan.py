@@ -70,9 +70,9 @@ class GanRenderer(Renderer):
 
     @classmethod
     def unavailable_reason(cls, cfg: RenderConfig) -> str | None:
-        if not cfg.generator_path.is_file():
-            return f"no generator checkpoint at {cfg.generator_path}"
-        return None
+        from . import gan_unavailable  # one check, shared with the lazy registry entry
+
+        return gan_unavailable(cfg)
 
     def __init__(self, cfg: RenderConfig) -> None:
         super().__init__(cfg)
