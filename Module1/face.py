@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import savgol_filter
 
+from common.ibug68 import signed_area  # re-exported (was defined here)
+
 __all__ = [
     "tweak_lips_eyes",
     "norm_input_face",
@@ -100,12 +102,6 @@ def calibrate_content(pred: np.ndarray, amp_lip_x: float = 2.0, amp_lip_y: float
     p[:, 48 * 3 :: 3] *= amp_lip_x
     p[:, 48 * 3 + 1 :: 3] *= amp_lip_y
     return p
-
-
-def signed_area(poly: np.ndarray) -> float:
-    """Signed area of a polygon (N, 2) (positive counter-clockwise in a y-up frame)."""
-    x, y = np.asarray(poly, np.float64)[:, 0], np.asarray(poly, np.float64)[:, 1]
-    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
 def fix_inverted_lips(fls: np.ndarray) -> np.ndarray:

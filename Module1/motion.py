@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from common import ibug68
+from common.ibug68 import inner_lip_gap  # re-exported (was defined here)
+
 __all__ = [
     "face_size",
     "mouth_frame",
@@ -22,12 +25,8 @@ __all__ = [
     "POSE_LIMITS",
 ]
 
-# Inner-lip pairs (upper, lower): 61↔67, 62↔66, 63↔65.
-_INNER_UP = np.array([61, 62, 63])
-_INNER_LO = np.array([67, 66, 65])
-# Upper/lower lid pairs of both eyes: 37↔41, 38↔40, 43↔47, 44↔46.
-_LID_UP = np.array([37, 38, 43, 44])
-_LID_LO = np.array([41, 40, 47, 46])
+_INNER_UP, _INNER_LO = ibug68.INNER_LIP_UPPER, ibug68.INNER_LIP_LOWER
+_LID_UP, _LID_LO = ibug68.EYELID_UPPER, ibug68.EYELID_LOWER
 
 # How much each point follows the lower-lip drop (face-down direction).
 _LOWER_FOLLOW = {
@@ -43,7 +42,7 @@ _LOWER_FOLLOW = {
 _UPPER_FOLLOW = {49: 0.6, 50: 0.8, 51: 0.85, 52: 0.8, 53: 0.6}
 # Opening of the side inner-lip pairs (61↔67, 63↔65) relative to the centre pair (62↔66).
 _INNER_SIDE = np.array([0.95, 1.0, 0.95])
-_MOUTH = np.arange(48, 68)
+_MOUTH = np.arange(ibug68.N_POINTS)[ibug68.MOUTH]
 _OUTER_UPPER = np.array([49, 50, 51, 52, 53])
 _OUTER_LOWER = np.array([55, 56, 57, 58, 59])
 
@@ -69,7 +68,7 @@ def _check(points: np.ndarray, name: str = "points") -> np.ndarray:
 def face_size(source: np.ndarray) -> float:
     """Distance between the eye centres (means of 36–41 and 42–47) of a (68, 2) shape, in pixels."""
     s = _check(source, "source")
-    return float(np.linalg.norm(s[42:48].mean(0) - s[36:42].mean(0)))
+    return float(np.linalg.norm(s[ibug68.LEFT_EYE].mean(0) - s[ibug68.RIGHT_EYE].mean(0)))
 
 
 def mouth_frame(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -91,17 +90,6 @@ def mouth_frame(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         w = float(np.clip(w, 0.6 * fs, 1.3 * fs))
     centre = 0.5 * (c48 + c54)
     return centre, x, y, w
-
-
-def inner_lip_gap(points: np.ndarray) -> np.ndarray:
-    """Mean distance of inner-lip points 61–63 to 67–65: (...,) pixels for (..., 68, 2) points.
-
-    >>> pts = np.zeros((68, 2)); pts[[65, 66, 67], 1] = 4.0
-    >>> float(inner_lip_gap(pts))
-    4.0
-    """
-    p = _check(points)
-    return np.linalg.norm(p[..., _INNER_UP, :] - p[..., _INNER_LO, :], axis=-1).mean(-1)
 
 
 def mouth_shape(

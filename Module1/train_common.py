@@ -24,6 +24,7 @@ from tqdm import tqdm
 from common import UserError
 from common.checkpoint import load_state_dict, read_checkpoint, save_atomic
 from common.device import select_device
+from common.ibug68 import INNER_LIPS, polygon_area
 
 from .config import CHECKPOINT_DIR
 from .constants import load_constants
@@ -92,14 +93,9 @@ def landmark_loss(pred: torch.Tensor, target: torch.Tensor, lambda_lap: float) -
     return loss
 
 
-def _polygon_area(poly: np.ndarray) -> float:
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * abs(float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)))
-
-
 def closed_lip_index(fls: np.ndarray) -> int:
     """Index (into ``fls``) of the frame with the smallest inner-lip area (points 60–67, x, y)."""
-    areas = [_polygon_area(f.reshape(68, 3)[60:68, :2]) for f in fls]
+    areas = [polygon_area(f.reshape(68, 3)[INNER_LIPS, :2]) for f in fls]
     return int(np.argmin(areas))
 
 

@@ -24,6 +24,8 @@ import logging
 import cv2
 import numpy as np
 
+from common.ibug68 import inner_lip_gap  # re-exported (was defined here)
+
 from .geometry import head_ring
 
 __all__ = [
@@ -446,12 +448,6 @@ def landmark_strokes(image: np.ndarray, landmarks: np.ndarray, scale: float | No
     else:
         roi[...] = (roi.astype(np.uint16) * canvas[..., None] // 255).astype(np.uint8)
     return img
-
-
-def inner_lip_gap(landmarks: np.ndarray) -> float:
-    """Mean vertical opening between the inner upper (61–63) and lower (67–65) lip points, px."""
-    lms = _check_landmarks(landmarks)
-    return float(np.mean(np.linalg.norm(lms[[61, 62, 63]] - lms[[67, 66, 65]], axis=1)))
 
 
 def draw_inner_mouth(

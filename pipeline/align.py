@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InputError, NoFaceError
 from common.face import detect_faces
+from common.ibug68 import FRAME
 
 __all__ = [
     "ALIGNED_SIZE",
@@ -34,7 +35,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ALIGNED_SIZE = 512
+ALIGNED_SIZE = FRAME
 MIN_PHOTO_SIDE = 64
 
 # Calibration of the landmark-derived "MTCNN-like" box (see mtcnn_like_box). Fitted on the original's own

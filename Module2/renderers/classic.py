@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from common import LandmarkSequence
+from common.ibug68 import FRAME
 from common.landmarks import check_points
 
 from ..config import RenderConfig
@@ -50,7 +51,7 @@ __all__ = ["ClassicRenderer", "MOUTH_OPEN_PX", "MOUTH_FADE_PX"]
 
 log = logging.getLogger(__name__)
 
-PHOTO_SIZE = 512
+PHOTO_SIZE = FRAME
 MOUTH_OPEN_PX = 2.5  # inner-lip gap (px at 512) above which the inner mouth is filled
 MOUTH_FADE_PX = 3.0  # ... reaching full opacity this many px later
 _N_RING = 12
