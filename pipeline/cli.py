@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from common import UserError
+from common.face import LANDMARKERS
+from common.options import OneLineParser, gpu_ids, integer, number, plain_name, relative_subpath
 from common.device import device_name
 from Module1 import PREDICTORS, Module1Config
 from Module1.config import CHECKPOINT_DIR as M1_CKPT
@@ -41,7 +43,7 @@ _IGNORED_ORIGINAL_FLAGS: dict[str, tuple[type, object]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``--help`` documents every flag)."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="main_end2end_module2.py",
         description="Animate a portrait line drawing (or cartoon) of the face in a photo, lips moving with a "
         "speech recording. Writes output/<photo>-<audio>/output_<style>--ep<epoch>.mp4 plus the per-frame "
@@ -53,23 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--audio", type=Path, help="speech recording (any format ffmpeg decodes; never modified)")
     io.add_argument("--video", type=Path, help="a clip: its first frame is the photo and its audio the speech")
     io.add_argument("--output_dir", type=Path, default=Path("output"), help="results go to <output_dir>/<photo>-<audio>/")
-    io.add_argument("--max_seconds", type=float, default=600.0, help="refuse speech longer than this")
+    io.add_argument("--max_seconds", type=number(0, 86400, lo_open=True), default=600.0, help="refuse speech longer than this")
 
     st = p.add_argument_group("style and rendering")
-    st.add_argument("--exp", default="", help="experiment: formal/drawing (line drawing) or formal/cartoon; "
+    st.add_argument("--exp", type=relative_subpath, default="", help="experiment: formal/drawing (line drawing) or formal/cartoon; "
                     "names the generator Module2/checkpoints/<exp>/<epoch>_net_G_A.pth (empty = formal/drawing)")
-    st.add_argument("--epoch", default="", help="generator epoch to load (empty = 70)")
+    st.add_argument("--epoch", type=plain_name, default="", help="generator epoch to load (empty = 70)")
     st.add_argument("--renderer", default="auto", choices=["auto", *RENDERERS.names()],
                     help="auto = the GAN when its checkpoint exists, else the weight-free line-drawing renderer")
     st.add_argument("--size", type=int, default=512, choices=[256, 512], help="output frame size in pixels")
-    st.add_argument("--fps", type=float, default=25.0, help="output frame rate")
+    st.add_argument("--fps", type=number(0, 120, lo_open=True), default=25.0, help="output frame rate")
     st.add_argument("--checkpoints_dir", type=Path, default=M2_CKPT, help="Module2 checkpoints folder")
-    st.add_argument("--batch_size", type=int, default=8, help="frames per generator batch (gan renderer)")
+    st.add_argument("--batch_size", type=integer(1, 4096), default=8, help="frames per generator batch (gan renderer)")
 
     lm = p.add_argument_group("landmarks (Module1)")
     lm.add_argument("--predictor", default="auto", choices=["auto", *PREDICTORS.names()],
                     help="auto = MakeItTalk when its checkpoints exist, else the weight-free predictor")
-    lm.add_argument("--landmarker", default="auto", help="face landmark detector: auto, dlib or face_alignment")
+    lm.add_argument("--landmarker", default="auto", choices=["auto", *LANDMARKERS.names()], help="face landmark detector: auto, dlib or face_alignment")
     lm.add_argument("--load_AUTOVC_name", type=Path, default=M1_CKPT / "ckpt_autovc.pth", help="AutoVC checkpoint")
     lm.add_argument("--load_a2l_G_name", type=Path, default=M1_CKPT / "ckpt_speaker_branch.pth",
                     help="speaker-aware branch checkpoint")
@@ -78,16 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--module1_constants", type=Path, default=None,
                     help="folder with STD_FACE_LANDMARKS.txt, MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt, "
                     "ANCHOR_T_SHAPE_9.txt, obama_emb.txt (default: beside the checkpoints)")
-    lm.add_argument("--amp_lip_x", type=float, default=2.0, help="lip motion gain, x (MakeItTalk and the weight-free predictor)")
-    lm.add_argument("--amp_lip_y", type=float, default=2.0, help="lip motion gain, y (MakeItTalk and the weight-free predictor)")
-    lm.add_argument("--amp_pos", type=float, default=0.5, help="MakeItTalk: head/pose motion gain")
-    lm.add_argument("--emb_coef", type=float, default=3.0, help="MakeItTalk: speaker embedding gain")
-    lm.add_argument("--head_motion", type=float, default=1.0,
+    lm.add_argument("--amp_lip_x", type=number(0, 10), default=2.0, help="lip motion gain, x (MakeItTalk and the weight-free predictor)")
+    lm.add_argument("--amp_lip_y", type=number(0, 10), default=2.0, help="lip motion gain, y (MakeItTalk and the weight-free predictor)")
+    lm.add_argument("--amp_pos", type=number(0, 10), default=0.5, help="MakeItTalk: head/pose motion gain")
+    lm.add_argument("--emb_coef", type=number(0, 100), default=3.0, help="MakeItTalk: speaker embedding gain")
+    lm.add_argument("--head_motion", type=number(0, 10), default=1.0,
                     help="weight-free predictor: head motion gain (0 = still head)")
 
     rt = p.add_argument_group("run")
-    rt.add_argument("--gpu_ids", default="0", help="GPU id for the neural paths; -1 = CPU (CPU is used when no GPU)")
-    rt.add_argument("--seed", type=int, default=0, help="random seed (blinks, head motion): same seed, same video")
+    rt.add_argument("--gpu_ids", type=gpu_ids, default="0", help="GPU id for the neural paths; -1 = CPU (CPU is used when no GPU)")
+    rt.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="random seed (blinks, head motion): same seed, same video")
     rt.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices, errors only")
 
     ig = p.add_argument_group("original flags kept for compatibility (accepted, ignored)")
