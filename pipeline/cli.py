@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from common import UserError
+from common.device import device_name
 from common.face import LANDMARKERS
 from common.options import OneLineParser, gpu_ids, integer, number, plain_name, relative_subpath
-from common.device import device_name
 from Module1 import PREDICTORS, Module1Config
 from Module1.config import CHECKPOINT_DIR as M1_CKPT
 from Module2 import RENDERERS, RenderConfig
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     lm = p.add_argument_group("landmarks (Module1)")
     lm.add_argument("--predictor", default="auto", choices=["auto", *PREDICTORS.names()],
                     help="auto = MakeItTalk when its checkpoints exist, else the weight-free predictor")
-    lm.add_argument("--landmarker", default="auto", choices=["auto", *LANDMARKERS.names()], help="face landmark detector: auto, dlib or face_alignment")
+    lm.add_argument("--landmarker", default="auto", choices=["auto", *LANDMARKERS.names()],
+                    help="face landmark detector: auto, dlib or face_alignment")
     lm.add_argument("--load_AUTOVC_name", type=Path, default=M1_CKPT / "ckpt_autovc.pth", help="AutoVC checkpoint")
     lm.add_argument("--load_a2l_G_name", type=Path, default=M1_CKPT / "ckpt_speaker_branch.pth",
                     help="speaker-aware branch checkpoint")
