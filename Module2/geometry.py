@@ -129,16 +129,23 @@ def head_ring(source: np.ndarray, n: int = 12, size: int | None = None, margin: 
     return pts.astype(np.float32)
 
 
-def border_points(size: int, per_side: int = 5) -> np.ndarray:
-    """Fixed points along the image border (corners included): float32 (4·(per_side−1), 2)."""
+def border_points(size: int | tuple[int, int], per_side: int = 5) -> np.ndarray:
+    """Fixed ``(x, y)`` points along the image border: float32 (4·(per_side−1), 2).
+
+    ``size`` is the side of a square image or its ``(height, width)``. ``per_side`` points per
+    edge, corners included, clockwise from the top-left corner; ``per_side=3`` gives the corners
+    and the edge midpoints. (The TPS warp, which works in ``(y, x)``, swaps the columns.)
+    """
     if per_side < 2:
         raise ValueError(f"per_side must be >= 2; got {per_side}")
-    e = size - 1.0
-    t = np.linspace(0.0, e, per_side)[:-1]
-    top = np.stack([t, np.zeros_like(t)], 1)
-    right = np.stack([np.full_like(t, e), t], 1)
-    bottom = np.stack([e - t, np.full_like(t, e)], 1)
-    left = np.stack([np.zeros_like(t), e - t], 1)
+    h, w = (size, size) if isinstance(size, int) else size
+    ex, ey = w - 1.0, h - 1.0
+    tx = np.linspace(0.0, ex, per_side)[:-1]
+    ty = np.linspace(0.0, ey, per_side)[:-1]
+    top = np.stack([tx, np.zeros_like(tx)], 1)
+    right = np.stack([np.full_like(ty, ex), ty], 1)
+    bottom = np.stack([ex - tx, np.full_like(tx, ey)], 1)
+    left = np.stack([np.zeros_like(ty), ey - ty], 1)
     return np.concatenate([top, right, bottom, left]).astype(np.float32)
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["sparse_image_warp", "interpolate_spline", "dense_image_warp", "tps_warp_xy", "border_points"]
+from ..geometry import border_points
+
+__all__ = ["sparse_image_warp", "interpolate_spline", "dense_image_warp", "tps_warp_xy"]
 
 _EPS = 1e-10
 
@@ -111,17 +113,6 @@ def dense_image_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return top + ay * (bot - top)
 
 
-def border_points(h: int, w: int, batch: int = 1, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The 4 corners and 4 edge midpoints of an ``h×w`` image as (B,8,2) ``(y, x)`` points."""
-    ym, xm = (h - 1) / 2.0, (w - 1) / 2.0
-    pts = torch.tensor(
-        [[0, 0], [0, xm], [0, w - 1], [ym, 0], [ym, w - 1], [h - 1, 0], [h - 1, xm], [h - 1, w - 1]],
-        dtype=dtype,
-        device=device,
-    )
-    return pts.unsqueeze(0).expand(batch, -1, -1)
-
-
 def sparse_image_warp(
     image: torch.Tensor,
     source_control_point_locations: torch.Tensor,
@@ -139,7 +130,9 @@ def sparse_image_warp(
     src = source_control_point_locations.to(image.dtype)
     dst = dest_control_point_locations.to(image.dtype)
     if add_border_points:
-        bp = border_points(h, w, b, image.device, image.dtype)
+        # the 4 corners and 4 edge midpoints, (x, y) → (y, x)
+        bp = torch.from_numpy(border_points((h, w), per_side=3)[:, ::-1].copy()).to(image.device, image.dtype)
+        bp = bp.unsqueeze(0).expand(b, -1, -1)
         src = torch.cat([src, bp], 1)
         dst = torch.cat([dst, bp], 1)
     gy, gx = torch.meshgrid(

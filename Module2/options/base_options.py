@@ -18,6 +18,8 @@ import torch
 
 from common.device import cuda_ids, parse_gpu_ids  # parse_gpu_ids re-exported
 
+from common.options import OneLineParser, check_finite_floats, gpu_ids, integer, number, plain_name, relative_subpath
+
 from ..config import CHECKPOINT_DIR
 
 __all__ = ["BaseOptions", "parse_gpu_ids", "PACKAGE_DIR", "DEFAULT_LIST_DIR"]
@@ -52,11 +54,11 @@ class BaseOptions:
         # basic parameters
         parser.add_argument("--dataroot", required=True,
                             help="dataset name (selects the list files <list_dir>/{trainA,trainB,testA,testB}/<dataroot>.txt) or a folder")
-        parser.add_argument("--name", type=str, default="experiment_name",
+        parser.add_argument("--name", type=relative_subpath, default="experiment_name",
                             help="name of the experiment: checkpoints go to <checkpoints_dir>/<name>")
-        parser.add_argument("--gpu_ids", type=str, default="0",
+        parser.add_argument("--gpu_ids", type=gpu_ids, default="0",
                             help="gpu ids: e.g. 0  0,1,2  0,2; use -1 for CPU (CPU is used anyway when CUDA is absent)")
-        parser.add_argument("--gpu_ids_p", type=str, default="0",
+        parser.add_argument("--gpu_ids_p", type=gpu_ids, default="0",
                             help="gpu ids for the discriminators / auxiliary nets in training; -1 for CPU")
         parser.add_argument("--checkpoints_dir", type=str, default=str(CHECKPOINT_DIR),
                             help="models are saved here (default: the package's Module2/checkpoints)")
@@ -65,19 +67,19 @@ class BaseOptions:
         # model parameters
         parser.add_argument("--model", type=str, default="geomgm_ifw_fore", choices=MODELS.names(),
                             help="chooses which model to use")
-        parser.add_argument("--input_nc", type=int, default=3, help="# of input image channels: 3 for RGB, 1 for grey")
-        parser.add_argument("--output_nc", type=int, default=3, help="# of output image channels: 3 for RGB, 1 for grey")
-        parser.add_argument("--ngf", type=int, default=64, help="# of gen filters in the last conv layer")
-        parser.add_argument("--ndf", type=int, default=64, help="# of discrim filters in the first conv layer")
+        parser.add_argument("--input_nc", type=integer(1, 64), default=3, help="# of input image channels: 3 for RGB, 1 for grey")
+        parser.add_argument("--output_nc", type=integer(1, 64), default=3, help="# of output image channels: 3 for RGB, 1 for grey")
+        parser.add_argument("--ngf", type=integer(1, 4096), default=64, help="# of gen filters in the last conv layer")
+        parser.add_argument("--ndf", type=integer(1, 4096), default=64, help="# of discrim filters in the first conv layer")
         parser.add_argument("--netD", type=str, default="basic", choices=NETD.names(), help="discriminator architecture")
         parser.add_argument("--netG", type=str, default="resnet_9blocks", choices=NETG.names(),
                             help="generator architecture (models set their own default)")
-        parser.add_argument("--n_layers_D", type=int, default=3, help="only used if netD==n_layers")
+        parser.add_argument("--n_layers_D", type=integer(1, 16), default=3, help="only used if netD==n_layers")
         parser.add_argument("--norm", type=str, default="instance", choices=["instance", "batch", "none"],
                             help="instance normalization or batch normalization")
         parser.add_argument("--init_type", type=str, default="normal", choices=["normal", "xavier", "kaiming", "orthogonal"],
                             help="network initialization")
-        parser.add_argument("--init_gain", type=float, default=0.02, help="scaling factor for normal, xavier and orthogonal")
+        parser.add_argument("--init_gain", type=number(0, 100), default=0.02, help="scaling factor for normal, xavier and orthogonal")
         parser.add_argument("--no_dropout", action="store_true", help="no dropout for the generator")
         # dataset parameters
         parser.add_argument("--dataset_mode", type=str, default="umlvd_ifw", choices=DATASETS.names(),
@@ -85,20 +87,20 @@ class BaseOptions:
         parser.add_argument("--direction", type=str, default="AtoB", choices=["AtoB", "BtoA"], help="AtoB or BtoA")
         parser.add_argument("--serial_batches", action="store_true",
                             help="if true, takes images in order to make batches, otherwise takes them randomly")
-        parser.add_argument("--num_threads", default=4, type=int, help="# threads for loading data")
-        parser.add_argument("--batch_size", type=int, default=1, help="input batch size")
-        parser.add_argument("--load_size", type=int, default=286, help="scale images to this size")
-        parser.add_argument("--crop_size", type=int, default=256, help="then crop to this size")
-        parser.add_argument("--max_dataset_size", type=float, default=float("inf"),
+        parser.add_argument("--num_threads", default=4, type=integer(0, 256), help="# threads for loading data")
+        parser.add_argument("--batch_size", type=integer(1, 4096), default=1, help="input batch size")
+        parser.add_argument("--load_size", type=integer(1, 8192), default=286, help="scale images to this size")
+        parser.add_argument("--crop_size", type=integer(1, 8192), default=256, help="then crop to this size")
+        parser.add_argument("--max_dataset_size", type=number(1, None, allow_inf=True), default=float("inf"),
                             help="maximum number of samples allowed per dataset")
         parser.add_argument("--preprocess", type=str, default="resize_and_crop",
                             help="scaling and cropping of images at load time")
         parser.add_argument("--no_flip", action="store_true", help="if specified, do not flip the images for data augmentation")
-        parser.add_argument("--display_winsize", type=int, default=256, help="display window size for visdom and HTML")
+        parser.add_argument("--display_winsize", type=integer(1, 8192), default=256, help="display window size for visdom and HTML")
         # additional parameters
-        parser.add_argument("--epoch", type=str, default="latest",
+        parser.add_argument("--epoch", type=plain_name, default="latest",
                             help="which epoch to load? set to latest to use latest cached model")
-        parser.add_argument("--load_iter", type=int, default=0,
+        parser.add_argument("--load_iter", type=integer(0, None), default=0,
                             help="which iteration to load? if > 0, load models by iter_[load_iter]; otherwise by [epoch]")
         parser.add_argument("--verbose", action="store_true", help="if specified, print more debugging information")
         parser.add_argument("--suffix", default="", type=str,
@@ -109,7 +111,8 @@ class BaseOptions:
     # -- parsing ---------------------------------------------------------------------------------
     def _new_parser(self) -> argparse.ArgumentParser:
         # Help is added only at the end so that -h lists the model's and dataset's flags too.
-        return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False)
+        # One-line errors, no abbreviations (``--batch`` is not ``--batch_size``).
+        return OneLineParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False)
 
     def gather_options(self, args: Sequence[str] | None = None) -> argparse.Namespace:
         """Two-pass parse: base flags → model hook → dataset hook → full parse."""
@@ -135,6 +138,7 @@ class BaseOptions:
         parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
         self.parser = parser
         opt = parser.parse_args(args)
+        check_finite_floats(parser, opt)  # flags the models and datasets add are plain floats
         # argparse checks choices only for values given on the command line, not for defaults
         from ..models.networks import NETD, NETG
 
@@ -170,7 +174,11 @@ class BaseOptions:
         opt.isTrain = self.isTrain
 
         if opt.suffix:
-            opt.name = opt.name + ("_" + opt.suffix.format(**vars(opt)))
+            try:
+                opt.name = relative_subpath(opt.name + ("_" + opt.suffix.format(**vars(opt))))
+            except (argparse.ArgumentTypeError, KeyError, IndexError, ValueError) as exc:
+                assert self.parser is not None
+                self.parser.error(f"argument --suffix: {exc}")
 
         if save:
             self.print_options(opt)
