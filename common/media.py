@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "run_ffmpeg",
     "decode_audio",
     "extract_first_frame",
+    "iter_frames",
     "probe",
     "MediaInfo",
     "VideoWriter",
@@ -127,6 +129,23 @@ def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
     if img is None:
         raise InputError(f"cannot read a frame from video {path.name}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def iter_frames(path: str | os.PathLike, pix_fmt: str = "rgb24") -> Iterator[np.ndarray]:
+    """Decode the video frames of ``path`` one by one as uint8 arrays (``rgb24`` → (H, W, 3), ``gray`` → (H, W))."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as box:
+            stream = next(iter(box.streams.video), None)
+            if stream is None:
+                raise InputError(f"{path.name} has no video track")
+            stream.thread_type = "AUTO"
+            for frame in box.decode(stream):
+                yield frame.to_ndarray(format=pix_fmt)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"cannot read video {path.name}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from Module2 import RENDERERS, resolve_renderer
 from .align import AlignedPhoto, align_photo, load_photo
 from .config import SILENCE_DBFS, PipelineConfig
 from .preview import draw_landmarks
+from .report import write_report
 
 __all__ = ["Result", "run", "load_inputs"]
 
@@ -39,6 +40,7 @@ class Result:
     predictor: str
     renderer: str
     frames: int
+    report: Path | None = None
 
 
 def load_inputs(cfg: PipelineConfig) -> tuple[np.ndarray, Audio, Path]:
@@ -143,6 +145,11 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
                 "landmark preview", cfg.quiet)
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
+        # Phones come from the predictor's own recognition (procedural only), never a second pass.
+        write_report(stage / "report.html", stage / video_name, seq, audio,
+                     phones=getattr(predictor, "phones", None), title=cfg.name,
+                     info={"landmarks": pred_name, "frames by": rend_name, "style": cfg.module2.style,
+                           "size": f"{cfg.module2.size} px", "seed": str(cfg.seed)})
 
         run_dir.mkdir(parents=True, exist_ok=True)
         if (run_dir / "landmarks").exists():
@@ -161,4 +168,5 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
         predictor=pred_name,
         renderer=rend_name,
         frames=len(seq),
+        report=run_dir / "report.html",
     )

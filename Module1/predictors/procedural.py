@@ -50,6 +50,9 @@ class ProceduralPredictor(LandmarkPredictor):
                 self._recognizer_error = str(exc)
         else:
             self._recognizer_error = "phone recognition disabled"
+        # Phone segments (phone, start_s, end_s) that shaped the lips in the last predict() call,
+        # None when lips followed energy and spectrum; read by the quality report, never re-recognised.
+        self.phones: list[tuple[str, float, float]] | None = None
 
     def predict(self, audio: Audio, source: np.ndarray, fps: float) -> LandmarkSequence:
         """Landmarks for ``audio``: (round(duration·fps), 68, 2), deterministic for ``cfg.seed``."""
@@ -60,6 +63,7 @@ class ProceduralPredictor(LandmarkPredictor):
             raise ValueError(f"source must be a finite (68, 2) array; got {src.shape}")
         T = cues.n_frames(audio.duration, fps)
         x = cues.to_16k(audio.samples, audio.sample_rate)
+        self.phones = None
 
         mouth, activity = self._mouth_tracks(x, T, fps)
         amp_y = max(0.0, float(getattr(self.cfg, "amp_lip_y", 2.0)) / 2.0)
@@ -121,4 +125,5 @@ class ProceduralPredictor(LandmarkPredictor):
             return None
         log.info("landmarks: lips follow %d recognised phones (pocketsphinx) and the energy envelope", len(speech))
         segs = cues.fill_missed_speech(cues.check_closures(segs, rms), active)
+        self.phones = list(segs)
         return cues.viseme_tracks(segs, T, fps)

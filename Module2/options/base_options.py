@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 
 from common.device import cuda_ids, parse_gpu_ids  # parse_gpu_ids re-exported
-
 from common.options import OneLineParser, check_finite_floats, gpu_ids, integer, number, plain_name, relative_subpath
 
 from ..config import CHECKPOINT_DIR

@@ -20,7 +20,8 @@ class TestOptions(BaseOptions):
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = BaseOptions.initialize(self, parser)
-        parser.add_argument("--ntest", type=number(0, None, allow_inf=True), default=float("inf"), help="# of test examples (unused; see --num_test)")
+        parser.add_argument("--ntest", type=number(0, None, allow_inf=True), default=float("inf"),
+                            help="# of test examples (unused; see --num_test)")
         parser.add_argument("--results_dir", type=str, default=str(DEFAULT_RESULTS_DIR),
                             help="saves results here (default: the package's Module2/results)")
         parser.add_argument("--aspect_ratio", type=number(0, 100, lo_open=True), default=1.0, help="aspect ratio of result images")

@@ -35,7 +35,8 @@ class TrainOptions(BaseOptions):
                             help="do not save intermediate training results to <checkpoints_dir>/<name>/web/")
         # network saving and loading parameters
         parser.add_argument("--save_latest_freq", type=integer(1, None), default=5000, help="frequency of saving the latest results")
-        parser.add_argument("--save_epoch_freq", type=integer(1, None), default=10, help="frequency of saving checkpoints at the end of epochs")
+        parser.add_argument("--save_epoch_freq", type=integer(1, None), default=10,
+                            help="frequency of saving checkpoints at the end of epochs")
         parser.add_argument("--save_by_iter", action="store_true", help="whether saves model by iteration")
         parser.add_argument("--continue_train", action="store_true", help="continue training: load the latest model")
         parser.add_argument("--epoch_count", type=integer(1, None), default=1,
@@ -50,8 +51,10 @@ class TrainOptions(BaseOptions):
         parser.add_argument("--lr", type=number(0, 10, lo_open=True), default=0.0002, help="initial learning rate for adam")
         parser.add_argument("--gan_mode", type=str, default="lsgan", choices=["vanilla", "lsgan", "wgangp"],
                             help="the type of GAN objective")
-        parser.add_argument("--pool_size", type=integer(0, None), default=50, help="the size of image buffer that stores previously generated images")
+        parser.add_argument("--pool_size", type=integer(0, None), default=50,
+                            help="the size of image buffer that stores previously generated images")
         parser.add_argument("--lr_policy", type=str, default="linear", choices=["linear", "step", "plateau", "cosine"],
                             help="learning rate policy")
-        parser.add_argument("--lr_decay_iters", type=integer(1, None), default=50, help="multiply by a gamma every lr_decay_iters iterations")
+        parser.add_argument("--lr_decay_iters", type=integer(1, None), default=50,
+                            help="multiply by a gamma every lr_decay_iters iterations")
         return parser
