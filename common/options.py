@@ -43,7 +43,7 @@ def _bounds(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) ->
         return f"{'>' if lo_open else '>='} {lo:g}"
     if lo is None:
         return f"{'<' if hi_open else '<='} {hi:g}"
-    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
 
 
 def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False,
@@ -55,14 +55,14 @@ def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number in {allowed}; got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number {allowed}; got {text!r}") from None
         bad = math.isnan(value) or (math.isinf(value) and not allow_inf)
         if not bad and lo is not None:
             bad = value <= lo if lo_open else value < lo
         if not bad and hi is not None:
             bad = value >= hi if hi_open else value > hi
         if bad:
-            raise argparse.ArgumentTypeError(f"must be a number in {allowed}; got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a number {allowed}; got {text!r}")
         return value
 
     parse.__name__ = "number"  # argparse names the type in some messages
@@ -71,7 +71,7 @@ def number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
 
 def integer(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
     """An integer within ``[lo, hi]`` (either bound may be ``None``)."""
-    allowed = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    allowed = f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
     if lo is not None and hi is None:
         allowed = f">= {lo}"
 

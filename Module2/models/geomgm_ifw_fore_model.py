@@ -30,11 +30,11 @@ from torch import nn
 
 from common.errors import CheckpointError
 
-from ..data.landmark_maps import flow_net_input, postprocess_flow
 from ..util.image_pool import ImagePool
 from . import MODELS
 from .base_model import BaseModel, unwrap
 from .losses import FaceLoss, GANLoss, geometry_loss, landmarks_from_image, lipline_loss, lipline_map, masked_region, warp_loss
+from .model_parts import blend, flow_fn, intrinsic_flow, matting_stand_in, whiten
 from .tps import tps_warp_xy
 
 __all__ = ["GeomGMIFWForeModel", "add_geomgm_options", "intrinsic_flow"]
@@ -254,8 +254,9 @@ class GeomGMIFWForeModel(BaseModel):
         self.image_paths = g.get("A_paths", [])
         if self.use_coh:
             self.real_B1, self.real_B2 = g["B1"], g["B2"]
-        self.iw_flow, self.ifmask = intrinsic_flow(self.net_flow, g["A_lm_68"], g["tB_lm_68"], self.real_A.shape[-1])
-        self.iw_flow2, self.ifmask2 = intrinsic_flow(self.net_flow, g["A_lm_68"], g["tB2_lm_68"], self.real_A.shape[-1])
+        flow = flow_fn(self.net_flow) if self.net_flow is not None else None
+        self.iw_flow, self.ifmask = intrinsic_flow(flow, g["A_lm_68"], g["tB_lm_68"], self.real_A.shape[-1])
+        self.iw_flow2, self.ifmask2 = intrinsic_flow(flow, g["A_lm_68"], g["tB2_lm_68"], self.real_A.shape[-1])
 
     @torch.no_grad()
     def _foreground(self, A: torch.Tensor) -> torch.Tensor:
@@ -264,14 +265,7 @@ class GeomGMIFWForeModel(BaseModel):
             from .auxiliary.modnet import matte
 
             return (matte(self.net_modnet, A.to(self.device_p)) > 0.5).to(A.dtype).to(A.device)
-        from ..stylize import foreground_mask
-
-        out = []
-        for b in range(A.shape[0]):
-            photo = ((A[b].permute(1, 2, 0).cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
-            lm = self.input["A_lm_68"][b].cpu().numpy()
-            out.append(torch.from_numpy(foreground_mask(photo, lm, A.shape[-1]) > 0.5))
-        return torch.stack(out).unsqueeze(1).to(A.device, A.dtype)
+        return (matting_stand_in(A, self.input["A_lm_68"]) > 0.5).to(A.device, A.dtype)
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(self) -> None:
@@ -279,8 +273,8 @@ class GeomGMIFWForeModel(BaseModel):
         A = self.real_A
         mask = self._foreground(A)
         self.fg_mask = mask * 2 - 1
-        A_in = _whiten(A, mask)
-        static = self.fakeB_static if opt.blendbg else _whiten(self.fakeB_static, mask)
+        A_in = whiten(A, mask)
+        static = self.fakeB_static if opt.blendbg else whiten(self.fakeB_static, mask)
         n = A.shape[0]
         # Both target frames in one batch: G has no batch statistics, so this equals two calls.
         out = self.netG_A(torch.cat([A_in, A_in]), torch.cat([g["A_lm"], g["A_lm"]]), torch.cat([g["tB_lm"], g["tB2_lm"]]),
@@ -292,8 +286,8 @@ class GeomGMIFWForeModel(BaseModel):
             with torch.no_grad():
                 masks = tps_warp_xy(torch.cat([mask, mask]), torch.cat([A68, A68]), torch.cat([t68, t268]))
             self.fg_mask1, self.fg_mask2 = masks[:n], masks[n:]
-            self.fake_B = _blend(self.fake_B_fore, static, self.fg_mask1)
-            self.fake_B2 = _blend(self.fake_B2_fore, static, self.fg_mask2)
+            self.fake_B = blend(self.fake_B_fore, static, self.fg_mask1)
+            self.fake_B2 = blend(self.fake_B2_fore, static, self.fg_mask2)
         else:
             self.fake_B, self.fake_B2 = self.fake_B_fore, self.fake_B2_fore
         with torch.no_grad():
