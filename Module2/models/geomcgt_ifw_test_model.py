@@ -20,28 +20,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.landmark_maps import flow_net_input, grid_warp, postprocess_flow
+from ..data.landmark_maps import grid_warp
 from . import MODELS
 from .base_model import BaseModel
+from .model_parts import FlowFn, MattingFn, StaticFn, blend, flow_fn, intrinsic_flow, matting_stand_in, static_stand_in, whiten
 
 __all__ = ["GeomCGTIFWTestModel", "StaticDrawing", "Photo2CartoonStatic", "VISUAL_NAMES"]
 
 log = logging.getLogger(__name__)
 
 VISUAL_NAMES = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "fake_B_vis", "fg_mask", "fakeB_static", "fake_B_fore", "fg_mask1"]
-
-# Auxiliary callables get the photo (1,3,H,W) in [-1,1] and its (68,2) landmarks in the same pixel frame
-# (only the weight-free stand-ins use the landmarks).
-MattingFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # → (1,1,H,W) matte in [0,1]
-FlowFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # (B,136,224,224) → flow_out, vis_out
-StaticFn = Callable[[torch.Tensor, np.ndarray], torch.Tensor]  # → (1,C,H,W) in [-1,1]
 
 
 class StaticDrawing(torch.nn.Module):
@@ -74,11 +68,6 @@ class Photo2CartoonStatic(torch.nn.Module):
         from .auxiliary.photo2cartoon import static_cartoon
 
         return static_cartoon(self.net, A).to(A.device)
-
-
-def _uint8_rgb(A: torch.Tensor) -> np.ndarray:
-    """(1,3,H,W) [-1,1] → (H,W,3) uint8 (truncating, as ``tensor2im``)."""
-    return ((A[0].detach().cpu().permute(1, 2, 0).numpy() + 1) / 2 * 255).astype(np.uint8)
 
 
 @MODELS.register("geomcgt_ifw_test")
@@ -140,30 +129,15 @@ class GeomCGTIFWTestModel(BaseModel):
 
             net = load_modnet(path, self.device)
             return lambda A, lm: matte(net, A)
-        from ..stylize import foreground_mask
-
         stand_ins.append(f"matting ({path.name} absent) -> stylize.foreground_mask")
-
-        def matting(A: torch.Tensor, lm: np.ndarray) -> torch.Tensor:
-            m = np.asarray(foreground_mask(_uint8_rgb(A), lm, A.shape[-1]), dtype=np.float32)
-            if m.max() > 1:
-                m = m / 255.0
-            return torch.from_numpy(m).to(A.device).view(1, 1, *m.shape[-2:])
-
-        return matting
+        return matting_stand_in
 
     def _load_flow(self, stand_ins: list[str]) -> FlowFn | None:
         json_dir = self.aux_dir / "FlowReg_id_flow_faces"
         if (json_dir / "train_opt.json").is_file():
             from .auxiliary.flownet import load_flow_net
 
-            net = load_flow_net(json_dir, checkpoints_dir=self.aux_dir, device=self.device)
-
-            def flow(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                out = net(x)
-                return out[0], out[1]
-
-            return flow
+            return flow_fn(load_flow_net(json_dir, checkpoints_dir=self.aux_dir, device=self.device))
         stand_ins.append("intrinsic flow (FlowReg_id_flow_faces/ absent) -> zero flow, full mask")
         return None
 
@@ -178,7 +152,6 @@ class GeomCGTIFWTestModel(BaseModel):
                 net = define_G(3, 1, 64, "resnet_style2_9blocks", "instance", False, "normal", 0.02, [])
                 load_state_dict(path, net)
                 return StaticDrawing(net.to(self.device).eval())
-            from ..stylize import line_drawing as stand_in
         else:
             path = self.aux_dir / "static" / "cartoon.pt"
             if path.is_file():
@@ -186,21 +159,8 @@ class GeomCGTIFWTestModel(BaseModel):
 
                 net = load_photo2cartoon(path, device=self.device)
                 return Photo2CartoonStatic(net.eval())
-            from ..stylize import cartoonize as stand_in
-        stand_ins.append(f"static {self.style} ({path.relative_to(self.aux_dir)} absent) -> stylize.{stand_in.__name__}")
-        channels = 1 if self.style == "drawing" else 3
-
-        def static(A: torch.Tensor, lm: np.ndarray) -> torch.Tensor:
-            img = np.asarray(stand_in(_uint8_rgb(A), lm, A.shape[-1]))
-            if img.ndim == 2:
-                img = img[:, :, None]
-            t = torch.from_numpy(img.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
-            if t.shape[1] != channels:
-                t = t.mean(1, keepdim=True) if channels == 1 else t.expand(1, 3, *t.shape[2:])
-            if t.shape[-1] != A.shape[-1]:
-                t = F.interpolate(t, size=A.shape[-2:], mode="bilinear", align_corners=False)
-            return t.to(A.device)
-
+        static, name = static_stand_in(self.style)
+        stand_ins.append(f"static {self.style} ({path.relative_to(self.aux_dir)} absent) -> {name}")
         return static
 
     # -- data flow --------------------------------------------------------------------------------
@@ -216,9 +176,9 @@ class GeomCGTIFWTestModel(BaseModel):
         matte = self.matting(A, lm)
         self.mask = (matte > 0.5).float()
         self.fakeB_static_1 = self.static_stylizer(A, lm)
-        self.real_A_fore_1 = ((A / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1  # white background
+        self.real_A_fore_1 = whiten(A, self.mask)
         if not self.blendbg:  # no blending: the static stylisation gets the white background too
-            self.fakeB_static_1 = ((self.fakeB_static_1 / 2 + 0.5) * self.mask + 1 - self.mask) * 2 - 1
+            self.fakeB_static_1 = whiten(self.fakeB_static_1, self.mask)
         self._photo_key = (A.clone(), torch.from_numpy(lm.copy()))
 
     @torch.no_grad()
@@ -237,13 +197,7 @@ class GeomCGTIFWTestModel(BaseModel):
         self.tB_lm_68 = input["tB_lm_68"].to(dev)
         self.winB = input["winB"]
         self.warp_motion = input["warp_motion"].to(dev)
-        b, _, h, w = self.target_B_lm.shape
-        if self.flow_net is None:
-            self.iw_flow = torch.zeros(b, 2, h, w, device=dev)
-            self.ifmask = torch.ones(b, 1, h, w, device=dev)
-        else:
-            flow_out, vis_out = self.flow_net(flow_net_input(self.A_lm_68, self.tB_lm_68).to(dev))
-            self.iw_flow, self.ifmask = postprocess_flow(flow_out, vis_out, size=h)
+        self.iw_flow, self.ifmask = intrinsic_flow(self.flow_net, self.A_lm_68, self.tB_lm_68, self.target_B_lm.shape[-1])
 
     def forward(self) -> None:
         b = self.target_B_lm.shape[0]
@@ -255,7 +209,7 @@ class GeomCGTIFWTestModel(BaseModel):
         self.fake_B_fore = self.netG_A(self.real_A, land1, self.target_B_lm, self.warp_motion, self.iw_flow, self.ifmask)
         self.mask1 = grid_warp(mask, self.warp_motion)
         if self.blendbg:
-            self.fake_B = ((self.fake_B_fore / 2 + 0.5) * self.mask1 + (self.fakeB_static / 2 + 0.5) * (1 - self.mask1)) * 2 - 1
+            self.fake_B = blend(self.fake_B_fore, self.fakeB_static, self.mask1)
         else:
             self.fake_B = self.fake_B_fore
         self.fg_mask1 = (2 * self.mask1 - 1).expand(b, 3, -1, -1)

@@ -96,30 +96,6 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
     return parser
 
 
-@torch.no_grad()
-def intrinsic_flow(net_f: nn.Module | None, src68: torch.Tensor, dst68: torch.Tensor, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target→source pixel flow (B,2,size,size) and visibility mask (B,1,size,size), as at test time.
-
-    Without a flow network: zero flow and a full mask (the flow half of G's dual warp then
-    samples the features in place).
-    """
-    b = src68.shape[0]
-    if net_f is None:
-        return src68.new_zeros(b, 2, size, size), src68.new_ones(b, 1, size, size)
-    p = next(net_f.parameters())
-    flow_out, vis_out = net_f(flow_net_input(src68, dst68).to(p.device, p.dtype))[:2]
-    iw_flow, ifmask = postprocess_flow(flow_out, vis_out, size)
-    return iw_flow.to(src68.device), ifmask.to(src68.device)
-
-
-def _blend(fore: torch.Tensor, back: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return ((fore / 2 + 0.5) * mask + (back / 2 + 0.5) * (1 - mask)) * 2 - 1
-
-
-def _whiten(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return ((img / 2 + 0.5) * mask + 1 - mask) * 2 - 1
-
-
 @MODELS.register("geomgm_ifw_fore")
 class GeomGMIFWForeModel(BaseModel):
     """Geometry-aware photo→drawing GAN with the temporal coherence losses (drawing style)."""
