@@ -17,14 +17,14 @@ from tqdm import tqdm
 from common import Audio, AudioError, InputError, LandmarkSequence, OutputError
 from common.media import VideoWriter, decode_audio, extract_first_frame
 from Module1 import PREDICTORS, resolve_predictor
-from Module2 import RENDERERS, resolve_renderer
+from Module2 import RENDERERS, Renderer, resolve_renderer
 
 from .align import AlignedPhoto, align_photo, load_photo
 from .config import SILENCE_DBFS, PipelineConfig
 from .preview import draw_landmarks
 from .report import write_report
 
-__all__ = ["Result", "run", "load_inputs"]
+__all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo"]
 
 log = logging.getLogger(__name__)
 
@@ -100,39 +100,59 @@ def _config_json(cfg: PipelineConfig, predictor: str, renderer: str, aligned: Al
     return json.dumps(doc, indent=2, default=str)
 
 
-def run(cfg: PipelineConfig) -> Result:
+@dataclass
+class Prepared:
+    """The photo-dependent part of a run: the aligned photo and a renderer prepared on it.
+
+    Made once per photo by :func:`prepare_photo` and reusable by every run of the same photo,
+    landmarker and render options (batch jobs share it; the frames are the same either way).
+    """
+
+    aligned: AlignedPhoto
+    renderer_name: str
+    renderer: Renderer
+
+
+def prepare_photo(cfg: PipelineConfig, photo: np.ndarray) -> Prepared:
+    """Align ``photo`` (RGB) and prepare the renderer ``cfg`` resolves to (stylise once, load nets)."""
+    aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(cfg.video or cfg.photo).name)
+    rend_name, notice = resolve_renderer(cfg.renderer, cfg.module2)
+    if notice:
+        log.info(notice)
+    renderer = RENDERERS.get(rend_name)(cfg.module2)
+    renderer.prepare(aligned.image, aligned.landmarks)
+    return Prepared(aligned, rend_name, renderer)
+
+
+def run(cfg: PipelineConfig, prepared: Prepared | None = None) -> Result:
     """Make the talking video for ``cfg``; returns where the products are.
 
     All products are built in a hidden staging folder and moved into
     ``cfg.run_dir`` only when everything succeeded, so a failed run leaves
-    nothing half-written.
+    nothing half-written. ``prepared`` (from :func:`prepare_photo` with the same
+    photo and options) skips aligning and stylising again.
     """
     photo, audio, audio_source = load_inputs(cfg)
     stage = _staging_dir(Path(cfg.output_dir))  # fail on an unwritable output before any model loads
     try:
-        return _run_staged(cfg, photo, audio, audio_source, stage)
+        return _run_staged(cfg, photo, audio, audio_source, stage, prepared)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path) -> Result:
-    aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(cfg.video or cfg.photo).name)
-
+def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path,
+                prepared: Prepared | None = None) -> Result:
     pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
     if notice:
         log.info(notice)
-    rend_name, notice = resolve_renderer(cfg.renderer, cfg.module2)
-    if notice:
-        log.info(notice)
+    prep = prepared if prepared is not None else prepare_photo(cfg, photo)
+    aligned, rend_name, renderer = prep.aligned, prep.renderer_name, prep.renderer
 
     predictor = PREDICTORS.get(pred_name)(cfg.module1)
     seq: LandmarkSequence = predictor.predict(audio, aligned.landmarks, cfg.fps)
     expected = max(1, int(round(audio.duration * cfg.fps)))
     if len(seq) != expected:
         raise RuntimeError(f"predictor {pred_name!r} returned {len(seq)} frames; expected {expected}")
-
-    renderer = RENDERERS.get(rend_name)(cfg.module2)
-    renderer.prepare(aligned.image, aligned.landmarks)
 
     video_name = f"output_{cfg.postfix}.mp4"
     run_dir = cfg.run_dir
