@@ -1,8 +1,11 @@
 """Every ffmpeg call of the project: argument lists, never a shell.
 
 The ffmpeg binary comes from the ``imageio-ffmpeg`` wheel (no system install
-needed); probing uses PyAV. Inputs are passed as ``file:`` URLs so that names
-with colons, leading dashes, spaces, quotes or ``$()`` are never interpreted.
+needed); probing uses PyAV. Every path is opened as a local file: a ``file:`` URL
+of the absolute path with ``protocol_whitelist=file`` (ffmpeg and PyAV alike), so
+names with colons (``tcp:...``, ``concat:...``, ``a:b.wav``), leading dashes, spaces,
+quotes or ``$()`` are never interpreted, and a file whose content names other URLs
+(an HLS playlist, an ffconcat list) cannot make ffmpeg open the network.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from .fs import make_public
 
 __all__ = [
     "ffmpeg_exe",
+    "ffmpeg_input",
+    "open_local",
     "run_ffmpeg",
     "decode_audio",
     "extract_first_frame",
@@ -54,6 +59,22 @@ def _url(path: str | os.PathLike) -> str:
     return "file:" + str(Path(path).resolve())
 
 
+# Only the local-file protocol, for the file itself and anything a demuxer would open from it.
+_LOCAL_ONLY = {"protocol_whitelist": "file"}
+
+
+def ffmpeg_input(path: str | os.PathLike) -> list[str]:
+    """The ffmpeg arguments that read ``path`` as a local file and nothing else: ``-protocol_whitelist file -i file:/abs``."""
+    return ["-protocol_whitelist", _LOCAL_ONLY["protocol_whitelist"], "-i", _url(path)]
+
+
+def open_local(path: str | os.PathLike):
+    """``av.open`` of ``path`` as a local file only (``file:`` URL, protocol whitelist ``file``)."""
+    import av
+
+    return av.open(_url(path), options=dict(_LOCAL_ONLY))
+
+
 def _tail(text: bytes | str, n: int = 3) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -80,7 +101,7 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}")
     channels = _audio_channels(path)
-    args = ["-i", _url(path), "-vn", "-map", "0:a:0", "-ar", str(int(sample_rate))]
+    args = [*ffmpeg_input(path), "-vn", "-map", "0:a:0", "-ar", str(int(sample_rate))]
     if max_seconds is not None:
         # Decode a little past the limit only: enough to tell that it is too long.
         args += ["-t", f"{max_seconds + 1.0:.3f}"]
@@ -104,7 +125,7 @@ def _audio_channels(path: Path) -> int:
     import av
 
     try:
-        with av.open(str(path)) as box:
+        with open_local(path) as box:
             stream = next(iter(box.streams.audio), None)
             if stream is None:
                 raise AudioError(f"{path.name} has no audio track")
@@ -120,7 +141,7 @@ def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"video file not found: {path}")
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", _url(path),
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *ffmpeg_input(path),
            "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
@@ -169,7 +190,7 @@ def probe(path: str | os.PathLike, count_frames: bool = True) -> MediaInfo:
     import av
 
     try:
-        with av.open(str(path)) as box:
+        with open_local(path) as box:
             v = next(iter(box.streams.video), None)
             a = next(iter(box.streams.audio), None)
             duration = float(box.duration / av.time_base) if box.duration else 0.0
@@ -233,9 +254,9 @@ class VideoWriter:
                "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
                "-framerate", f"{self.fps:g}", "-i", "-"]
         if self.audio is not None:
-            cmd += ["-i", _url(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
+            cmd += [*ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(out)]
+                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", _url(out)]
         return cmd
 
     def __enter__(self) -> VideoWriter:

@@ -21,23 +21,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from common.errors import CheckpointError
+from common.errors import CheckpointError, UserError
 
 from ..util.image_pool import ImagePool
 from . import MODELS
 from .base_model import BaseModel, unwrap
 from .losses import FaceLoss, GANLoss, geometry_loss, landmarks_from_image, lipline_loss, lipline_map, masked_region, warp_loss
 from .model_parts import blend, flow_fn, intrinsic_flow, matting_stand_in, whiten
+from .networks.warp import warp_acc_flow
 from .tps import tps_warp_xy
 
-__all__ = ["GeomGMIFWForeModel", "add_geomgm_options", "intrinsic_flow"]
+__all__ = ["GeomGMIFWForeModel", "OptionError", "add_geomgm_options", "intrinsic_flow", "landmark_overlay"]
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +62,15 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
     parser.add_argument("--use_lip_mask", type=int, default=1, help="lip-region discriminator D_A_ll")
     parser.add_argument("--mask_type", type=int, default=3, choices=[0, 1, 2, 3],
                         help="local D input: 0 outside black, 1 outside white, 2 cat(img, mask), 3 outside white + mask")
-    parser.add_argument("--blendbg", type=int, default=0, help="1: blend the generated face over the static stylisation by the warped matte")
+    parser.add_argument("--blendbg", type=int, default=0,
+                        help="1: blend the generated face over the static stylisation by the warped matte (2 is not implemented)")
     if is_train:
         parser.add_argument("--lambda_geom", type=float, default=5.0, help="weight of the landmark geometry loss")
         parser.add_argument("--lambda_geom_lipline", type=float, default=0.0, help="weight of the lip-line loss")
         parser.add_argument("--max_offset", type=float, default=3, help="max per-point offset (px) of the second target tB2")
         parser.add_argument("--lambda_G_A_l", type=float, default=0.5, help="weight of the local GAN losses")
-        parser.add_argument("--identity_loss", type=int, default=2, help="0: no identity loss; 2: Sphere20a FaceLoss")
+        parser.add_argument("--identity_loss", type=int, default=2,
+                            help="0: no identity loss; 2: Sphere20a FaceLoss (1, the original's SENet50 branch, is not implemented)")
         parser.add_argument("--face_recog_model", type=str, default="",
                             help=f"Sphere20a weights (default <checkpoints_dir>/{FACE_MODEL})")
         parser.add_argument("--landmark_model", type=str, default="",
@@ -75,7 +80,8 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
         parser.add_argument("--flow_model", type=str, default="",
                             help=f"intrinsic-flow model folder with train_opt.json (default <checkpoints_dir>/{FLOW_MODEL})")
         parser.add_argument("--lambda_face", type=float, default=5.0, help="weight of the identity loss")
-        parser.add_argument("--warp_loss", type=int, default=2, help="0: off; 2: L1 to the TPS-warped static stylisation")
+        parser.add_argument("--warp_loss", type=int, default=2,
+                            help="0: off; 2: L1 to the TPS-warped static stylisation (1, the original's path warp, is not implemented)")
         parser.add_argument("--lambda_warp", type=float, default=5.0, help="weight of the warp loss")
         parser.add_argument("--lambda_warp_inter", type=float, default=5.0, help="weight of the inter-frame warp loss")
         parser.add_argument("--coherent", type=int, default=0 if cartoon else 1, help="temporal coherence discriminator D_A_coh")
@@ -96,6 +102,36 @@ def add_geomgm_options(parser: argparse.ArgumentParser, is_train: bool, cartoon:
     return parser
 
 
+class OptionError(UserError):
+    """An option value the training model does not implement."""
+
+
+def check_modes(opt: argparse.Namespace) -> None:
+    """Refuse, in one line, the option values of the original that this model does not implement."""
+    unsupported = [("blendbg", (0, 1), "the original's variant 2 also replaces the background")]
+    if getattr(opt, "isTrain", False):
+        unsupported += [("identity_loss", (0, 2), "mode 1 is the original's SENet50 face-recognition branch"),
+                        ("warp_loss", (0, 2), "mode 1 is the original's path-warp loss")]
+    for flag, allowed, why in unsupported:
+        value = getattr(opt, flag, allowed[0])
+        if value not in allowed:
+            raise OptionError(f"--{flag} {value} is not implemented ({why}); use one of {', '.join(map(str, allowed))}")
+
+
+def landmark_overlay(img: torch.Tensor, lm68: torch.Tensor, color: tuple[float, float, float] = (1.0, -1.0, -1.0)) -> torch.Tensor:
+    """``img`` (B,C,H,W) → 3-channel copy with 6×6 squares at the rounded ``lm68`` (B,68,2) points."""
+    vis = img.detach().clone()
+    if vis.shape[1] == 1:
+        vis = vis.repeat(1, 3, 1, 1)
+    vis = vis[:, :3]
+    c = torch.tensor(color, dtype=vis.dtype, device=vis.device).view(3, 1, 1)
+    h, w = vis.shape[-2:]
+    for i in range(vis.shape[0]):
+        for x, y in np.round(lm68[i].detach().cpu().numpy()).astype(int):
+            vis[i, :, min(max(y - 3, 0), h):min(max(y + 3, 0), h), min(max(x - 3, 0), w):min(max(x + 3, 0), w)] = c
+    return vis
+
+
 @MODELS.register("geomgm_ifw_fore")
 class GeomGMIFWForeModel(BaseModel):
     """Geometry-aware photo→drawing GAN with the temporal coherence losses (drawing style)."""
@@ -109,6 +145,7 @@ class GeomGMIFWForeModel(BaseModel):
     # -- construction ------------------------------------------------------------------------------
     def __init__(self, opt: argparse.Namespace) -> None:
         BaseModel.__init__(self, opt)
+        check_modes(opt)
         from .networks import define_D, define_G
 
         self.device_p = torch.device(getattr(opt, "device_p", self.device)) if self.gpu_ids else self.device
@@ -120,7 +157,12 @@ class GeomGMIFWForeModel(BaseModel):
         self.model_names = ["G_A"]
         self.visual_names = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "target_B2_lm", "fake_B2", "real_B",
                              "fakeB_static", "fakeB_static_warp", "fake_B_fore", "fg_mask"]
-        self.net_lm = self.face_loss = self.net_modnet = self.net_flow = None
+        self.net_lm: nn.Module | None = None
+        self.face_loss: FaceLoss | None = None
+        self.net_modnet: Any = None  # MODNet
+        self.net_flow: nn.Module | None = None
+        self.fake_B_lm_68: torch.Tensor | None = None
+        self.fake_B2_lm_68: torch.Tensor | None = None
         if not self.isTrain:
             return
 
@@ -129,12 +171,12 @@ class GeomGMIFWForeModel(BaseModel):
         self.netD_A = define_D(opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm, **d_kw).to(self.device_p)
         self.model_names.append("D_A")
         for r in self.regions:
-            setattr(self, f"netD_A_{r}", define_D(opt.output_nc + ext, opt.ndf, opt.netD, opt.n_layers_D, opt.norm, **d_kw).to(self.device_p))
+            net = define_D(opt.output_nc + ext, opt.ndf, opt.netD, opt.n_layers_D, opt.norm, **d_kw)
+            setattr(self, f"netD_A_{r}", net.to(self.device_p))
             self.model_names.append(f"D_A_{r}")
         if self.use_coh:
             self.netD_A_coh = define_D(2 * opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm, **d_kw).to(self.device_p)
             self.model_names.append("D_A_coh")
-            self.visual_names += ["real_B1", "real_B2"]
 
         self._load_helpers(opt)
         self.use_geom = opt.lambda_geom > 0 and self.net_lm is not None
@@ -142,6 +184,7 @@ class GeomGMIFWForeModel(BaseModel):
         self.use_warp = opt.warp_loss > 0 and opt.lambda_warp > 0
         self.use_warp_inter = opt.lambda_warp_inter > 0
         self.use_iden = self.face_loss is not None
+        self.visual_names = self._training_visuals()
         names = ["D_A", "G_A"]
         names += ["geom_B"] if self.use_geom else []
         names += ["geom_B_lipline"] if self.use_lipline else []
@@ -160,6 +203,60 @@ class GeomGMIFWForeModel(BaseModel):
         d_params = [p for n in self.model_names[1:] for p in getattr(self, "net" + n).parameters()]
         self.optimizer_D = torch.optim.Adam(d_params, lr=opt.lr, betas=(opt.beta1, 0.999))
         self.optimizers = [self.optimizer_G, self.optimizer_D]
+
+    def _training_visuals(self) -> list[str]:
+        """The original's training visuals for the options of this run, in its order."""
+        opt = self.opt
+        v = ["real_A", "real_A_fore", "realA_static_warp", "realA_static_warp2", "real_A_if_face", "real_A_if_mask",
+             "real_A_lm", "target_B_lm", "fake_B"]
+        # *_vis: the landmarks MobileFaceNet finds in the frame (what geom_B sees); *_vist: the target landmarks
+        v += ["fake_B_lm_68_vis"] if self.use_geom else []
+        v += ["fake_B_lm_68_vist", "target_B2_lm", "fake_B2"]
+        v += ["fake_B2_lm_68_vis"] if self.use_geom else []
+        v += ["fake_B2_lm_68_vist", "real_B", "real_B_lm"]
+        if opt.blendbg:
+            v += ["fake_B_fore", "fake_B2_fore", "mask", "mask1", "mask2"]
+        if self.use_lipline:
+            v += ["liplinemask1", "liplinemask2"]
+        if self.use_warp:
+            v += ["fakeB_static_warp", "fakeB_static"]
+        if self.use_warp_inter:
+            v += ["fake_B_warp"]
+        if self.use_coh:
+            v += ["real_B1_lm_68_vist", "real_B2_lm_68_vist"] + (["real_B3", "real_B4"] if opt.coh_use_more else [])
+        for r in self.regions:
+            v += [f"fake_B_{r}", f"fake_B2_{r}", f"real_B_{r}"]
+        return v
+
+    def compute_visuals(self) -> None:
+        """Build the display-only visuals (landmark overlays, masks, intrinsic-flow warp) of the last step."""
+        g = self.input
+        self.real_A_fore = whiten(self.real_A, (self.fg_mask + 1) / 2)
+        self.realA_static_warp, self.realA_static_warp2 = g["realA_static_warp"], g["realA_static_warp2"]
+        with torch.no_grad():
+            self.real_A_if_face = warp_acc_flow(self.real_A, self.iw_flow, self.ifmask)
+        self.real_A_if_mask = self.ifmask * 2 - 1
+        self.real_B_lm = g["B_lm"]
+        self.fake_B_lm_68_vist = landmark_overlay(self.fake_B, g["tB_lm_68"])
+        self.fake_B2_lm_68_vist = landmark_overlay(self.fake_B2, g["tB2_lm_68"])
+        if self.fake_B_lm_68 is not None and self.fake_B2_lm_68 is not None:
+            self.fake_B_lm_68_vis = landmark_overlay(self.fake_B, self.fake_B_lm_68)
+            self.fake_B2_lm_68_vis = landmark_overlay(self.fake_B2, self.fake_B2_lm_68)
+        self.mask = self.fg_mask
+        if self.opt.blendbg:
+            self.mask1, self.mask2 = self.fg_mask1 * 2 - 1, self.fg_mask2 * 2 - 1
+        if self.use_coh:
+            self.real_B1_lm_68_vist = landmark_overlay(g["B1"], g["B1_lm_68"])
+            self.real_B2_lm_68_vist = landmark_overlay(g["B2"], g["B2_lm_68"])
+            self.real_B3, self.real_B4 = g["B3"], g["B4"]
+
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        """Visuals by name; the local-D inputs are shown as their image part (the mask channel dropped)."""
+        out = super().get_current_visuals()
+        local = {f"{kind}_{r}" for r in self.regions for kind in ("fake_B", "fake_B2", "real_B")}
+        for name in local & set(out):
+            out[name] = out[name][:, : self.opt.output_nc]
+        return out
 
     def _helper_path(self, value: str, default_name: str) -> Path:
         return Path(value) if value else Path(self.opt.checkpoints_dir) / default_name
@@ -227,7 +324,7 @@ class GeomGMIFWForeModel(BaseModel):
         self.real_A, self.real_B = g["A"], g["B"]
         self.real_A_lm, self.target_B_lm, self.target_B2_lm = g["A_lm"], g["tB_lm"], g["tB2_lm"]
         self.fakeB_static = g["fakeB_static"]
-        self.image_paths = g.get("A_paths", [])
+        self.image_paths = list(g.get("A_paths", []))
         if self.use_coh:
             self.real_B1, self.real_B2 = g["B1"], g["B2"]
         flow = flow_fn(self.net_flow) if self.net_flow is not None else None
@@ -307,10 +404,12 @@ class GeomGMIFWForeModel(BaseModel):
             self.loss_G_A_coh = (opt.lambda_G_A_coh * self.criterionGAN(pred, True)).to(dev)
             total = total + self.loss_G_A_coh
         if self.use_geom:
+            assert self.net_lm is not None
             n = self.fake_B.shape[0]
             lm = landmarks_from_image(self.net_lm, torch.cat([self.fake_B, self.fake_B2]).to(self.device_p),
                                       torch.cat([g["winB"], g["winB2"]]))
             t, t2 = g["tB_lm_68"].to(lm.device), g["tB2_lm_68"].to(lm.device)
+            self.fake_B_lm_68, self.fake_B2_lm_68 = lm[:n].detach(), lm[n:].detach()
             self.loss_geom_B = (geometry_loss(lm[:n], t, opt.lambda_geom, opt.more_weight_for_lip)
                                 + geometry_loss(lm[n:], t2, opt.lambda_geom, opt.more_weight_for_lip)).to(dev)
             total = total + self.loss_geom_B
@@ -318,6 +417,7 @@ class GeomGMIFWForeModel(BaseModel):
             size = self.fake_B.shape[-1]
             maps = [torch.from_numpy(np.stack([lipline_map(p, size) for p in g[k].cpu().numpy()])).to(dev)
                     for k in ("tB_lm_68", "tB2_lm_68")]
+            self.liplinemask1, self.liplinemask2 = (m.unsqueeze(1) * 2 - 1 for m in maps)
             self.loss_geom_B_lipline = (lipline_loss(self.fake_B, maps[0], opt.lambda_geom_lipline)
                                         + lipline_loss(self.fake_B2, maps[1], opt.lambda_geom_lipline))
             total = total + self.loss_geom_B_lipline
@@ -326,10 +426,11 @@ class GeomGMIFWForeModel(BaseModel):
             total = total + self.loss_warp_B
         if self.use_warp_inter:
             with torch.no_grad():
-                ref = tps_warp_xy(self.fake_B, g["tB_lm_68"], g["tB2_lm_68"])
-            self.loss_warp_inter1 = warp_loss(self.fake_B2, ref, opt.lambda_warp_inter)
+                self.fake_B_warp = tps_warp_xy(self.fake_B, g["tB_lm_68"], g["tB2_lm_68"])
+            self.loss_warp_inter1 = warp_loss(self.fake_B2, self.fake_B_warp, opt.lambda_warp_inter)
             total = total + self.loss_warp_inter1
         if self.use_iden:
+            assert self.face_loss is not None
             self.loss_iden_B = (opt.lambda_face * self.face_loss(
                 self._to3(self.fake_B).to(self.device_p), self._to3(self.fakeB_static).to(self.device_p),
                 g["winB"], g["winA"])).to(dev)
