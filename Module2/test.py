@@ -26,6 +26,8 @@ from tqdm import tqdm  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from Module2.data import create_dataset  # noqa: E402
 from Module2.models import create_model  # noqa: E402
+from Module2.models.base_model import BaseModel  # noqa: E402
+from Module2.models.geomcgt_ifw_test_model import GeomCGTIFWTestModel, TestModelConfig  # noqa: E402
 from Module2.options.test_options import TestOptions  # noqa: E402
 from Module2.util.html import HTML, save_images  # noqa: E402
 
@@ -42,8 +44,13 @@ def run(argv: Sequence[str] | None = None) -> Path:
     opt.no_flip = True
     opt.display_id = -1
     dataset = create_dataset(opt)
-    model = create_model(opt)
-    model.setup(opt)
+    if opt.model == "geomcgt_ifw_test":  # the test model takes its typed config, parsed from the flags
+        cfg = TestModelConfig.from_options(opt)
+        model: BaseModel = GeomCGTIFWTestModel(cfg)
+        model.setup(cfg)  # type: ignore[arg-type]  # setup reads epoch/load_iter/verbose, which the config has
+    else:
+        model = create_model(opt)
+        model.setup(opt)
     suffix = f"iter{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
     web_dir = Path(opt.results_dir) / opt.name / f"{opt.phase}_{suffix}"
     webpage = HTML(

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,11 +34,58 @@ from . import MODELS
 from .base_model import BaseModel
 from .model_parts import FlowFn, MattingFn, StaticFn, blend, flow_fn, intrinsic_flow, matting_stand_in, static_stand_in, whiten
 
-__all__ = ["GeomCGTIFWTestModel", "StaticDrawing", "Photo2CartoonStatic", "VISUAL_NAMES"]
+if TYPE_CHECKING:
+    from .auxiliary.photo2cartoon import ResnetGenerator
+
+__all__ = ["GeomCGTIFWTestModel", "TestModelConfig", "StaticDrawing", "Photo2CartoonStatic", "VISUAL_NAMES"]
 
 log = logging.getLogger(__name__)
 
 VISUAL_NAMES = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "fake_B_vis", "fg_mask", "fakeB_static", "fake_B_fore", "fg_mask1"]
+
+
+@dataclass(frozen=True)
+class TestModelConfig:
+    """Everything ``geomcgt_ifw_test`` reads: ``test.py`` parses its flags into one, the ``gan`` renderer builds one.
+
+    The generator is ``<checkpoints_dir>/<name>/<epoch>_net_G_A.pth`` (``iter_<load_iter>`` when
+    ``load_iter`` > 0); the auxiliary nets are looked up in ``checkpoints_dir`` too. The style is
+    ``cartoon`` when ``name`` contains it, else ``drawing`` (the original's rule).
+    """
+
+    name: str
+    checkpoints_dir: Path
+    epoch: str = "latest"
+    load_iter: int = 0
+    input_nc: int = 3
+    output_nc: int = 1
+    ngf: int = 64
+    netG: str = "resnet_9blocks_rcatland32_full_ifw"
+    norm: str = "instance"
+    no_dropout: bool = True
+    init_type: str = "normal"
+    init_gain: float = 0.02
+    netg_resb_div: int = 3
+    netg_resb_disp: int = 1
+    blendbg: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    gpu_ids: tuple[int, ...] = ()
+    verbose: bool = False
+    isTrain: bool = False  # BaseModel's switch; always False here
+
+    @property
+    def style(self) -> str:
+        return "cartoon" if "cartoon" in self.name else "drawing"
+
+    @classmethod
+    def from_options(cls, opt: argparse.Namespace) -> TestModelConfig:
+        """The config of parsed ``TestOptions`` (flags this model does not read are left out)."""
+        values = {f.name: getattr(opt, f.name) for f in fields(cls) if hasattr(opt, f.name)}
+        values["checkpoints_dir"] = Path(values["checkpoints_dir"])
+        values["device"] = torch.device(values.get("device", "cpu"))
+        values["gpu_ids"] = tuple(values.get("gpu_ids", ()))
+        values["isTrain"] = False
+        return cls(**values)
 
 
 class StaticDrawing(torch.nn.Module):
@@ -60,7 +110,7 @@ class Photo2CartoonStatic(torch.nn.Module):
     """photo2cartoon ``inference2(..., nocrop=1)`` on the 256 photo (the cartoon style's static stylisation):
     uint8 re-quantisation by truncation, ``face/127.5 − 1``, the generator's first output."""
 
-    def __init__(self, net: torch.nn.Module) -> None:
+    def __init__(self, net: ResnetGenerator) -> None:
         super().__init__()
         self.net = net
 
@@ -91,26 +141,28 @@ class GeomCGTIFWTestModel(BaseModel):
 
     def __init__(
         self,
-        opt: argparse.Namespace,
+        opt: TestModelConfig | argparse.Namespace,
         matting: MattingFn | None = None,
         flow_net: FlowFn | None = None,
         static_stylizer: StaticFn | None = None,
         netG: torch.nn.Module | None = None,
     ) -> None:
-        BaseModel.__init__(self, opt)
+        cfg = opt if isinstance(opt, TestModelConfig) else TestModelConfig.from_options(opt)
+        BaseModel.__init__(self, cfg)  # type: ignore[arg-type]  # BaseModel reads the option names the config has
+        self.cfg = cfg
         self.loss_names = []
         self.visual_names = list(VISUAL_NAMES)
         self.model_names = ["G_A"]
-        self.style = "cartoon" if "cartoon" in opt.name else "drawing"
-        self.blendbg = int(getattr(opt, "blendbg", 1))
-        self.aux_dir = Path(opt.checkpoints_dir)
+        self.style = cfg.style
+        self.blendbg = int(cfg.blendbg)
+        self.aux_dir = Path(cfg.checkpoints_dir)
         if netG is None:
             from .networks import define_G
 
             netG = define_G(
-                opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
-                opt.init_type, opt.init_gain, [],
-                div=opt.netg_resb_div, disp=opt.netg_resb_disp,
+                cfg.input_nc, cfg.output_nc, cfg.ngf, cfg.netG, cfg.norm, not cfg.no_dropout,
+                cfg.init_type, cfg.init_gain, [],
+                div=cfg.netg_resb_div, disp=cfg.netg_resb_disp,
             )
         self.netG_A = netG.to(self.device).eval()
         stand_ins: list[str] = []
@@ -213,7 +265,14 @@ class GeomCGTIFWTestModel(BaseModel):
         else:
             self.fake_B = self.fake_B_fore
         self.fg_mask1 = (2 * self.mask1 - 1).expand(b, 3, -1, -1)
-        self.fake_B_vis = self._draw_vis(self.fake_B, self.tB_lm_68, self.winB)
+        self._vis_stale = True
+
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        """The visuals of the last forward; ``fake_B_vis`` (landmark squares) is drawn only here, when asked."""
+        if getattr(self, "_vis_stale", True):
+            self.fake_B_vis = self._draw_vis(self.fake_B, self.tB_lm_68, self.winB)
+            self._vis_stale = False
+        return super().get_current_visuals()
 
     @staticmethod
     def _draw_vis(fake_B: torch.Tensor, lm: torch.Tensor, win: torch.Tensor) -> torch.Tensor:

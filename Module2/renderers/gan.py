@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,6 +25,9 @@ from common.errors import CheckpointError
 
 from ..config import RenderConfig
 from .base import RENDERERS, Renderer
+
+if TYPE_CHECKING:
+    from ..models.geomcgt_ifw_test_model import GeomCGTIFWTestModel
 
 __all__ = ["GanRenderer", "generator_width", "to_frames"]
 
@@ -76,13 +81,12 @@ class GanRenderer(Renderer):
 
     def __init__(self, cfg: RenderConfig) -> None:
         super().__init__(cfg)
-        self.model = None
+        self.model: GeomCGTIFWTestModel | None = None
         self._photo: np.ndarray | None = None
         self._source: np.ndarray | None = None
 
-    def _build_model(self):
-        from ..models.geomcgt_ifw_test_model import GeomCGTIFWTestModel
-        from ..options.test_options import TestOptions
+    def _build_model(self) -> GeomCGTIFWTestModel:
+        from ..models.geomcgt_ifw_test_model import GeomCGTIFWTestModel, TestModelConfig
 
         path = self.cfg.generator_path
         ngf, out_nc = generator_width(read_checkpoint(path), path)
@@ -90,17 +94,13 @@ class GanRenderer(Renderer):
             raise CheckpointError(
                 f"{path} has {out_nc} output channel(s) but style {self.cfg.style!r} needs {self.channels}"
             )
-        args = [
-            "--dataroot", "in-memory", "--name", self.cfg.exp, "--model", "geomcgt_ifw_test",
-            "--checkpoints_dir", str(self.cfg.checkpoints_dir), "--netG", NETG, "--ngf", str(ngf),
-            "--netg_resb_div", "3", "--netg_resb_disp", "3", "--output_nc", str(out_nc),
-            "--load_size", str(WORK_SIZE), "--crop_size", str(WORK_SIZE), "--epoch", str(self.cfg.epoch),
-            "--gpu_ids", "-1", "--blendbg", "1",
-        ]
-        opt = TestOptions().parse(args, save=False)
-        opt.device = torch.device(self.cfg.device)
-        model = GeomCGTIFWTestModel(opt)
-        model.setup(opt)  # loads <checkpoints_dir>/<exp>/<epoch>_net_G_A.pth strictly
+        cfg = TestModelConfig(
+            name=self.cfg.exp, checkpoints_dir=Path(self.cfg.checkpoints_dir), epoch=str(self.cfg.epoch),
+            netG=NETG, ngf=ngf, output_nc=out_nc, netg_resb_div=3, netg_resb_disp=3, blendbg=1,
+            device=torch.device(self.cfg.device),
+        )
+        model = GeomCGTIFWTestModel(cfg)
+        model.setup(cfg)  # type: ignore[arg-type]  # loads <checkpoints_dir>/<exp>/<epoch>_net_G_A.pth strictly
         model.eval()
         return model
 
@@ -126,6 +126,5 @@ class GanRenderer(Renderer):
             for batch in ds.batches(bs):
                 self.model.set_input(batch)
                 self.model.test()
-                for frame in to_frames(self.model.fake_B, self.cfg.size, self.channels):
-                    yield frame
+                yield from to_frames(self.model.fake_B, self.cfg.size, self.channels)
                 bar.update(batch["A"].shape[0])
