@@ -36,6 +36,7 @@ from common.errors import UserError  # noqa: E402
 from Module2.data import create_dataset  # noqa: E402
 from Module2.models import create_model  # noqa: E402
 from Module2.options.train_options import TrainOptions  # noqa: E402
+from Module2.util.cpu import apply_cpu_budget  # noqa: E402
 from Module2.util.visualizer import Visualizer  # noqa: E402
 
 __all__ = ["main", "train"]
@@ -63,22 +64,27 @@ def _loader(opt):
 
         data.sampler = DistributedSampler(data.dataset, shuffle=not opt.serial_batches)
         data.dataloader = DataLoader(data.dataset, batch_size=opt.batch_size, sampler=data.sampler,
-                                     num_workers=int(opt.num_threads))
+                                     num_workers=int(opt.num_threads))  # already capped by apply_cpu_budget
     return data
 
 
 def train(argv: Sequence[str] | None = None) -> Path:
     """Parse ``argv`` and train; returns the experiment folder."""
-    opt = TrainOptions().parse(argv)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # torchrun sets RANK before the process starts
+    if not main_rank:  # one voice under torchrun: the other ranks report errors only and write no option file
+        logging.getLogger().setLevel(logging.ERROR)
+    opt = TrainOptions().parse(argv, save=main_rank)
     _setup_distributed(opt)
+    threads, opt.num_threads = apply_cpu_budget(opt.num_threads, opt.world_size)
+    say = print if main_rank else (lambda *a, **k: None)
     dataset = _loader(opt)
     dataset_size = len(dataset)
-    print(f"The number of training images = {dataset_size}")
+    say(f"The number of training images = {dataset_size}")
+    say(f"CPU: {threads} torch thread(s), {opt.num_threads} data-loader worker(s) per process")
 
     model = create_model(opt)
     model.setup(opt)
     visualizer = Visualizer(opt)
-    main_rank = opt.rank == 0
     total_iters = 0
     n_epochs = opt.niter + opt.niter_decay
     for epoch in range(opt.epoch_count, n_epochs + 1):
@@ -115,9 +121,9 @@ def train(argv: Sequence[str] | None = None) -> Path:
             print(f"saving the model at the end of epoch {epoch}, iters {total_iters}")
             model.save_networks("latest")
             model.save_networks(epoch)
-        print(f"End of epoch {epoch} / {n_epochs} \t Time Taken: {time.time() - epoch_start_time:.0f} sec")
+        say(f"End of epoch {epoch} / {n_epochs} \t Time Taken: {time.time() - epoch_start_time:.0f} sec")
         lr = model.update_learning_rate()
-        print(f"learning rate = {lr:.7f}")
+        say(f"learning rate = {lr:.7f}")
     if opt.world_size > 1:
         dist.destroy_process_group()
     return Path(opt.checkpoints_dir) / opt.name

@@ -151,16 +151,22 @@ def main(argv: list[str] | None = None) -> int:
     ignored = sorted(k for k in _IGNORED_ORIGINAL_FLAGS if k in vars(ns))
     if ignored:
         log.warning("ignoring original flags that do not apply here: %s", ", ".join(f"--{k}" for k in ignored))
-    from .run import run  # imported late: --help stays fast
+    from common.errors import Terminated
+
+    from .run import run, sigterm_raises  # imported late: --help stays fast
 
     try:
-        result = run(config_from_args(ns))
+        with sigterm_raises():  # SIGTERM cleans up like Ctrl-C
+            result = run(config_from_args(ns))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; partial files removed", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM); partial files removed", file=sys.stderr)
+        return Terminated.exit_code
     if not ns.quiet:
         print(result.video)
     return 0

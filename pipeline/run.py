@@ -1,12 +1,14 @@
 """photo + speech → talking portrait video, in-process: align, predict landmarks, render, encode."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
-import tempfile
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from common import Audio, AudioError, InputError, LandmarkSequence, OutputError
+from common.errors import Terminated
+from common.fs import ensure_inside, make_staging_dir
 from common.media import VideoWriter, decode_audio, extract_first_frame
 from Module1 import PREDICTORS, resolve_predictor
 from Module2 import RENDERERS, Renderer, resolve_renderer
@@ -24,7 +28,7 @@ from .config import SILENCE_DBFS, PipelineConfig
 from .preview import draw_landmarks
 from .report import write_report
 
-__all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo"]
+__all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo", "sigterm_raises"]
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +69,39 @@ def load_inputs(cfg: PipelineConfig) -> tuple[np.ndarray, Audio, Path]:
     return photo, audio, source
 
 
+@contextlib.contextmanager
+def sigterm_raises():
+    """Within the block, SIGTERM raises :class:`common.errors.Terminated` (main thread only), as Ctrl-C
+    raises ``KeyboardInterrupt``: the staging folder and ffmpeg children are cleaned up on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean-up short
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_output_names(cfg: PipelineConfig) -> None:
+    """Every product path stays inside ``--output_dir`` (options and file stems become path parts)."""
+    for name in (f"output_{cfg.postfix}.mp4", f"config_{cfg.postfix}.json"):
+        if "/" in name or "\\" in name or "\0" in name:
+            raise OutputError(f"refusing to write {name!r}: --exp/--epoch must not hold path separators")
+        ensure_inside(cfg.run_dir / name, cfg.run_dir)
+    ensure_inside(cfg.run_dir, cfg.output_dir)
+    if cfg.run_dir.name in ("", ".", ".."):
+        raise OutputError(f"refusing to write into {cfg.run_dir}: photo/audio names give no folder name")
+
+
 def _staging_dir(output_dir: Path) -> Path:
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".partial-", dir=output_dir))
+        return make_staging_dir(output_dir)  # also removes staging folders of killed runs
     except OSError as exc:
         raise OutputError(f"cannot write to output folder {output_dir}: {exc.strerror or exc}") from None
 
@@ -132,6 +165,7 @@ def run(cfg: PipelineConfig, prepared: Prepared | None = None) -> Result:
     nothing half-written. ``prepared`` (from :func:`prepare_photo` with the same
     photo and options) skips aligning and stylising again.
     """
+    _check_output_names(cfg)
     photo, audio, audio_source = load_inputs(cfg)
     stage = _staging_dir(Path(cfg.output_dir))  # fail on an unwritable output before any model loads
     try:

@@ -15,6 +15,8 @@ import torch.utils.data
 
 from common import Registry
 
+from ..util.cpu import loader_workers
+
 __all__ = ["DATASETS", "create_dataset", "find_dataset_using_name", "get_option_setter", "DatasetLoader"]
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ class DatasetLoader:
             self.dataset,
             batch_size=opt.batch_size,
             shuffle=not opt.serial_batches,
-            num_workers=int(opt.num_threads),
+            # never more loader processes than the cores this rank may use (one is kept for torch)
+            num_workers=loader_workers(int(opt.num_threads), int(getattr(opt, "world_size", 1))),
         )
 
     def load_data(self) -> DatasetLoader:

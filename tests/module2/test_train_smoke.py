@@ -274,6 +274,9 @@ def test_torchrun_two_processes_ddp(toy):
     rows = _losses(log)
     assert len(rows) == 1 and all(math.isfinite(v) for v in rows[0].values())  # 2 items split over 2 ranks
     assert text.count("saving the model at the end of epoch 1") == 1
+    # rank 1 stays quiet: one option table, one summary, one end-of-epoch line
+    for line in ("----------------- Options", "The number of training images", "End of epoch 1 / 1", "CPU: "):
+        assert text.count(line) == 1, line
     for net in NETS["drawing"]:
         assert (exp / f"1_net_{net}.pth").is_file()
     state = torch.load(exp / "1_net_G_A.pth", map_location="cpu", weights_only=True)
