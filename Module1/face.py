@@ -74,12 +74,12 @@ def denorm_face(fl: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
 
 
 def close_pose_mouth(disp: np.ndarray, ratio: float = 0.99) -> np.ndarray:
-    """Pull the speaker branch's lips together: (B, 204) displacements → copy.
+    """Pull the speaker branch's lips together: (B, 204) displacements → copy (same float dtype).
 
     Outer upper 49–53 and outer lower 59…55 (reversed) move to their pairwise mean by ``ratio``;
     inner 61–63 and 67…65 likewise.
     """
-    d = np.array(disp, dtype=np.float64, copy=True).reshape(-1, 68, 3)
+    d = np.array(disp, copy=True).reshape(-1, 68, 3)
     lo_out = [59, 58, 57, 56, 55]
     lo_in = [67, 66, 65]
     m = 0.5 * d[:, 49:54] + 0.5 * d[:, lo_out]
@@ -93,12 +93,19 @@ def close_pose_mouth(disp: np.ndarray, ratio: float = 0.99) -> np.ndarray:
 
 def calibrate_content(pred: np.ndarray, amp_lip_x: float = 2.0, amp_lip_y: float = 2.0, ratio: float = 0.5) -> np.ndarray:
     """Content-branch calibration on (B, 204): subtract from each column the mean of its lowest
-    ``int(B·ratio)`` values, then scale mouth x (cols 144, 147, …) and mouth y (145, 148, …)."""
-    p = np.array(pred, dtype=np.float64, copy=True)
+    ``int(B·ratio)`` values, then scale mouth x (cols 144, 147, …) and mouth y (145, 148, …).
+
+    Column by column with ``argpartition`` and a 1-D mean in the input's dtype, as the original: the
+    order in which the float32 values are summed decides the last bit.
+    """
+    p = np.array(pred, copy=True)
     k = int(p.shape[0] * ratio)
-    if k > 0:
-        low = np.partition(p, k - 1, axis=0)[:k]
-        p -= low.mean(axis=0, keepdims=True)
+    if 0 < k < p.shape[0]:
+        for i in range(p.shape[1]):
+            col = p[:, i]
+            p[:, i] = col - np.mean(col[np.argpartition(col, k)[:k]])
+    elif k > 0:
+        p -= p.mean(axis=0, keepdims=True)
     p[:, 48 * 3 :: 3] *= amp_lip_x
     p[:, 48 * 3 + 1 :: 3] *= amp_lip_y
     return p
@@ -107,8 +114,9 @@ def calibrate_content(pred: np.ndarray, amp_lip_x: float = 2.0, amp_lip_y: float
 def fix_inverted_lips(fls: np.ndarray) -> np.ndarray:
     """Per frame of (B, 204) normalised landmarks: when the inner-lip polygon 60–67 has negative
     signed area, merge 65↔63, 66↔62, 67↔61 to their means and move the outer lips (y only) to keep
-    the previous frame's offset from the inner lips. Frames are processed in order (copy returned)."""
-    f = np.array(fls, dtype=np.float64, copy=True).reshape(-1, 68, 3)
+    the previous frame's offset from the inner lips. Frames are processed in order (copy returned,
+    same float dtype: the original repairs its float32 array in place)."""
+    f = np.array(fls, copy=True).reshape(-1, 68, 3)
     for j in range(f.shape[0]):
         if signed_area(f[j, 60:68, :2]) >= 0:
             continue
@@ -124,19 +132,20 @@ def fix_inverted_lips(fls: np.ndarray) -> np.ndarray:
 
 
 def fix_nose_top(fls: np.ndarray) -> np.ndarray:
-    """Point 27 ← 2·p28 − p29 on (T, 204) (copy)."""
-    f = np.array(fls, dtype=np.float64, copy=True)
+    """Point 27 ← 2·p28 − p29 on (T, 204) (copy, same dtype)."""
+    f = np.array(fls, copy=True)
     f[:, 27 * 3 : 28 * 3] = 2 * f[:, 28 * 3 : 29 * 3] - f[:, 29 * 3 : 30 * 3]
     return f
 
 
 def savgol_safe(x: np.ndarray, window: int, order: int = 3) -> np.ndarray:
     """``savgol_filter(x, window, order, axis=0)`` with the window shrunk to the largest odd ≤ len(x);
-    returned unchanged when that is not larger than ``order`` (too short to smooth)."""
+    returned unchanged when that is not larger than ``order`` (too short to smooth). Float32 input is
+    filtered in float32, as scipy does for the original."""
     n = x.shape[0]
     w = min(window, n if n % 2 == 1 else n - 1)
     if w <= order:
-        return np.array(x, dtype=np.float64, copy=True)
+        return np.array(x, copy=True)
     return savgol_filter(x, w, order, axis=0)
 
 

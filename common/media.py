@@ -14,7 +14,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -31,6 +31,7 @@ __all__ = [
     "open_local",
     "run_ffmpeg",
     "decode_audio",
+    "DecodedAudio",
     "extract_first_frame",
     "iter_frames",
     "probe",
@@ -91,11 +92,23 @@ def run_ffmpeg(args: list[str], what: str, stdout: int | None = subprocess.DEVNU
     return proc
 
 
-def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds: float | None = None) -> Audio:
+@dataclass(frozen=True)
+class DecodedAudio(Audio):
+    """:class:`Audio` decoded from a file, with ffmpeg's 16-bit samples of every channel.
+
+    ``pcm16`` (N, C) int16 equals the wav ``ffmpeg -i <file> -ar <rate> out.wav`` writes (what
+    MakeItTalk's front end reads); ``samples`` is the mean of its channels /32768.
+    """
+
+    pcm16: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds: float | None = None) -> DecodedAudio:
     """Decode any audio (or a video's audio track) to mono float32 at ``sample_rate``.
 
-    The file is only read. Raises :class:`AudioError` when it is missing, cannot be
-    decoded, holds no audio, or is longer than ``max_seconds``.
+    ffmpeg converts to 16-bit PCM at ``sample_rate`` keeping the channels (``pcm16``); the mono
+    samples are their plain average. The file is only read. Raises :class:`AudioError` when it is
+    missing, cannot be decoded, holds no audio, or is longer than ``max_seconds``.
     """
     path = Path(path)
     if not path.is_file():
@@ -105,17 +118,18 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
     if max_seconds is not None:
         # Decode a little past the limit only: enough to tell that it is too long.
         args += ["-t", f"{max_seconds + 1.0:.3f}"]
-    args += ["-f", "f32le", "-"]
+    args += ["-c:a", "pcm_s16le", "-f", "s16le", "-"]
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise AudioError(f"cannot decode audio {path.name}: {_tail(proc.stderr, 1)}")
-    raw = np.frombuffer(proc.stdout, dtype="<f4")
-    if raw.size == 0:
+    raw = np.frombuffer(proc.stdout, dtype="<i2")
+    if raw.size < channels:
         raise AudioError(f"audio {path.name} is empty (no samples decoded)")
+    pcm = raw[: raw.size - raw.size % channels].reshape(-1, channels).astype(np.int16)
     # Plain average of the channels (ffmpeg's own downmix adds +3 dB per channel).
-    samples = raw[: raw.size - raw.size % channels].reshape(-1, channels).mean(axis=1, dtype=np.float32)
-    audio = Audio(samples, int(sample_rate))
+    samples = np.mean(pcm.astype(np.float32) / np.float32(32768), axis=1)
+    audio = DecodedAudio(samples, int(sample_rate), pcm16=pcm)
     if max_seconds is not None and audio.duration > max_seconds:
         raise AudioError(f"audio {path.name} is longer than --max_seconds {max_seconds:g} s")
     return audio

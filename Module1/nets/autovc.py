@@ -22,7 +22,7 @@ class LinearNorm(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, bias: bool = True, w_init_gain: str = "linear") -> None:
         super().__init__()
         self.linear_layer = nn.Linear(in_dim, out_dim, bias=bias)
-        nn.init.xavier_uniform_(self.linear_layer.weight, gain=nn.init.calculate_gain(w_init_gain))
+        nn.init.xavier_uniform_(self.linear_layer.weight, gain=nn.init.calculate_gain(w_init_gain))  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear_layer(x)
@@ -32,7 +32,7 @@ class ConvNorm(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 5, w_init_gain: str = "linear") -> None:
         super().__init__()
         self.conv = nn.Conv1d(in_ch, out_ch, kernel_size, stride=1, padding=(kernel_size - 1) // 2, bias=True)
-        nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain(w_init_gain))
+        nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain(w_init_gain))  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)

@@ -98,6 +98,7 @@ class PositionalEncoder(nn.Module):
     def __init__(self, d_model: int, max_seq_len: int = 512) -> None:
         super().__init__()
         self.d_model = d_model
+        self.pe: torch.Tensor
         self.register_buffer("pe", positional_table(d_model, max_seq_len))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,28 +1,34 @@
 """The neural predictor ``makeittalk``: AutoVC content features → content + speaker-aware branches.
 
 Loads the released checkpoints once (``--load_AUTOVC_name``, ``--load_a2l_C_name``, ``--load_a2l_G_name``)
-and the original's constant files (``module1_constants``). Per utterance, as the original does it:
+and the original's constant files (``module1_constants``). Per utterance it computes what the original
+(AnimatePortrait's end-to-end script around MakeItTalk's inference) computes, frame for frame:
 
-1. front end (Module1.audio) → mel S and F0 one-hot; resemblyzer embedding (Module1.speaker);
-2. AutoVC conversion to the target speaker in chunks of 4096 frames, standardised with the 80 means/stds;
-3. windows of 18 frames in segments of 512; speaker branch (emb × emb_coef, z = 0) smoothed, mouth
-   closed, × amp_pos; content branch calibrated, lips × amp_lip_x/y; + face_id; inverted lips fixed;
-4. nose top, Savitzky–Golay 5; then the original driver's post-processing: un-normalise,
-   eyelids and blinks (seeded ``RandomState(cfg.seed)``), Savitzky–Golay 15/5;
-5. linear resampling from 62.5 fps to the output rate, ``round(duration·fps)`` frames.
+1. front end (Module1.audio): ffmpeg's 16-bit 16 kHz samples of every channel, pydub's −20 dBFS gain,
+   channel 0 → mel S and F0 one-hot (RAPT in a fresh process);
+2. two resemblyzer embeddings: of the file as decoded (the speaker branch's, × emb_coef) and of the
+   normalised file (AutoVC's source speaker);
+3. AutoVC conversion to the target speaker in chunks of 4096 frames, standardised with the 80 means/stds;
+4. T−18 windows of 18 frames, segments of 512 windows, a last segment of fewer than 10 windows dropped;
+   per segment: speaker branch (z = 0) smoothed, mouth closed, × amp_pos; content branch calibrated,
+   lips × amp_lip_x/y; + face_id; inverted lips fixed — in float32 like the original;
+5. nose top, Savitzky–Golay 5, the ``'%.6f'`` text round trip; then the end-to-end post-processing:
+   un-normalise, eyelids and blinks (``RandomState(cfg.seed)``), Savitzky–Golay 15/5;
+6. linear resampling from 62.5 fps to the output rate, ``round(duration·fps)`` frames.
 
-Tail choice: the original's windowing gives T−18 predictions for T feature frames and skips a final
-segment of fewer than 10 windows. Here the standardised feature is padded at its end by repeating its
-last frame 18 times, so every feature frame starts a window (prediction i ↔ time i/62.5 s as in the
-original), and a final segment shorter than 10 windows is predicted as the tail of a segment made of
-the last 512 (or all) windows instead of being dropped. The sequence therefore covers the whole audio.
+Tail: the original's T' frames (one per kept window) end up to 27 feature frames (0.43 s) before the audio
+does. They are kept unchanged, and the remaining frames up to the end of the audio are appended from a
+separate prediction over the last 512 windows of the feature padded with its last frame (smoothed with the
+original's last frames for continuity, never changing them).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.signal import savgol_filter
 from tqdm import tqdm
 
 from common import Audio, AudioError, CheckpointError, LandmarkSequence
@@ -42,19 +48,29 @@ from ..face import (
     fix_inverted_lips,
     fix_nose_top,
     norm_input_face,
-    savgol_safe,
     smooth_face,
     tweak_lips_eyes,
 )
 from ..nets import SPEAKER_DROP_PREFIXES, Audio2landmarkContent, Audio2landmarkPos, Generator
 from .base import PREDICTORS, LandmarkPredictor
 
-__all__ = ["MakeItTalkPredictor", "SEGMENT", "AUTOVC_CHUNK", "load_networks", "autovc_convert"]
+__all__ = [
+    "MakeItTalkPredictor",
+    "SEGMENT",
+    "MIN_SEGMENT",
+    "AUTOVC_CHUNK",
+    "Trace",
+    "load_networks",
+    "autovc_convert",
+    "segment_bounds",
+    "speaker_sg_window",
+    "text_round_trip",
+]
 
 log = logging.getLogger(__name__)
 
 SEGMENT = 512  # windows per transformer sequence (its positional table has 512 rows)
-MIN_SEGMENT = 10  # the original skips shorter segments
+MIN_SEGMENT = 10  # the original drops a shorter segment
 AUTOVC_CHUNK = 4096
 _PAD_BASE = 32
 
@@ -97,17 +113,60 @@ def autovc_convert(
     return np.concatenate(outs, axis=0).astype(np.float32)
 
 
-def _segments(n: int) -> list[tuple[int, int, int]]:
-    """(start, stop, keep_from) per segment of ``n`` windows; a short tail reuses the last full span."""
-    segs = []
-    for j in range(0, n, SEGMENT):
-        stop = min(j + SEGMENT, n)
-        if stop - j < MIN_SEGMENT and j > 0:
-            start = max(0, stop - SEGMENT)
-            segs.append((start, stop, j - start))
-        else:
-            segs.append((j, stop, 0))
-    return segs
+def segment_bounds(n_windows: int) -> list[tuple[int, int, bool]]:
+    """(start, end, kept) of each segment of 512 windows; a segment of fewer than 10 windows is not kept."""
+    return [(j, min(j + SEGMENT, n_windows), min(j + SEGMENT, n_windows) - j >= MIN_SEGMENT)
+            for j in range(0, n_windows, SEGMENT)]
+
+
+def speaker_sg_window(b: int) -> int:
+    """The original's Savitzky–Golay window for a segment of ``b`` windows: 2·⌊min(b−1, 31)/2⌋ + 1."""
+    return 2 * (min(b - 1, 31) // 2) + 1
+
+
+def _savgol(x: np.ndarray, window: int, order: int = 3) -> np.ndarray:
+    """``savgol_filter`` over axis 0 in the input's dtype; too short a sequence is returned as is."""
+    window = min(window, x.shape[0] if x.shape[0] % 2 else x.shape[0] - 1)
+    if window <= order:
+        return np.array(x, copy=True)
+    return savgol_filter(x, window, order, axis=0)
+
+
+def text_round_trip(x: np.ndarray) -> np.ndarray:
+    """Values as the original writes them with ``'%.6f'`` and reads them back: float64.
+
+    ``k / 1e6`` is the double nearest to the decimal ``'%.6f'`` prints (IEEE division rounds correctly);
+    only values whose scaled fraction is near one half are formatted as text to choose ``k``.
+    """
+    v = np.asarray(x, np.float64)
+    scaled = v * 1e6
+    k = np.rint(scaled)
+    near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-3
+    if np.any(near_half):
+        k[near_half] = np.char.mod("%.6f", v[near_half]).astype(np.float64) * 1e6
+        k[near_half] = np.rint(k[near_half])
+    return k / 1e6
+
+
+@dataclass
+class Trace:
+    """Intermediates of one utterance, filled when passed to the stages (tests, debugging).
+
+    Keys follow the stages: per kept segment ``g_out``, ``spk_encode``, ``spk_sg``, ``spk_post``,
+    ``c_out``, ``c_calib``, ``pos_plus_content``, ``after_lipfix`` (concatenated over the kept
+    segments), and ``segment_bounds``, ``after_nose_fix``, ``pred_fls_exact`` (T', 204), ``final_landmarks_px`` (T', 68, 2).
+    """
+
+    arrays: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    values: dict[str, object] = field(default_factory=dict)
+
+    def add(self, key: str, value: np.ndarray) -> None:
+        self.arrays.setdefault(key, []).append(np.array(value, copy=True))
+
+    def __getitem__(self, key: str) -> object:
+        if key in self.values:
+            return self.values[key]
+        return np.concatenate(self.arrays[key], axis=0)
 
 
 @PREDICTORS.register("makeittalk")
@@ -139,51 +198,115 @@ class MakeItTalkPredictor(LandmarkPredictor):
         """AutoVC: (T, 80) mel + (T, 257) F0 one-hot + source embedding → (T, 80) post-net mel."""
         return autovc_convert(self.autovc, mel, f0, emb, self.constants.target_emb, self.device, self.cfg.quiet)
 
-    def audio_feature(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
-        """Standardised (T, 80) feature and (256,) speaker embedding of ``audio``."""
-        feats = fe.front_end(audio)
-        emb = self.spk_encoder.embed(feats.normalized)
-        conv = self.convert(feats.mel, feats.f0, emb)
+    def standardise(self, autovc_out: np.ndarray) -> np.ndarray:
+        """(T, 80) AutoVC output → (T, 80) float64 feature, (x − MEAN)/STD."""
         c = self.constants
-        return ((conv - c.mel_mean) / c.mel_std).astype(np.float32), emb
+        return (np.asarray(autovc_out) - c.mel_mean) / c.mel_std
+
+    def audio_feature(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised (T, 80) float64 feature and the speaker branch's (256,) embedding of ``audio``.
+
+        The speaker branch gets the embedding of the samples as decoded; AutoVC's source embedding is
+        that of the loudness-normalised samples (the original embeds the file before and after
+        normalising it in place).
+        """
+        feats = fe.front_end(audio)
+        emb_raw = self.spk_encoder.embed(feats.raw)
+        emb_norm = self.spk_encoder.embed(feats.normalized)
+        return self.standardise(self.convert(feats.mel, feats.f0, emb_norm)), emb_raw
 
     @torch.no_grad()
-    def predict_normalized(self, feature: np.ndarray, emb: np.ndarray, face_id: np.ndarray) -> np.ndarray:
-        """(T, 80) standardised feature → (T, 204) normalised landmarks at 62.5 fps (steps 2–3 above)."""
+    def _segment(self, au: np.ndarray, emb: np.ndarray, face_id: np.ndarray, trace: Trace | None) -> np.ndarray:
+        """One segment of B windows (B, 18, 80) float32 → (B, 204) float32 landmarks (before the nose fix)."""
         cfg, dev = self.cfg, self.device
-        padded = np.concatenate([feature, np.repeat(feature[-1:], WINDOW, axis=0)], axis=0)
-        au_all = windows(padded)  # (T, 18, 80)
+        b = au.shape[0]
+        au_t = torch.from_numpy(np.ascontiguousarray(au, np.float32)).to(dev)
         face = torch.from_numpy(np.asarray(face_id, np.float32).reshape(1, 204)).to(dev)
-        emb_t = torch.from_numpy(np.asarray(emb, np.float32)[None] * cfg.emb_coef).to(dev)
-        out = []
-        for start, stop, keep in tqdm(_segments(au_all.shape[0]), desc="landmarks", disable=cfg.quiet, leave=False):
-            b = stop - start
-            au = torch.from_numpy(au_all[start:stop]).to(dev)
-            face_b = face.repeat(b, 1)
-            z = torch.zeros(b, 128, device=dev)
-            disp, _, _ = self.speaker(au, emb_t.repeat(b, 1), face_b, torch.zeros(b, 204, device=dev), z)
-            disp = disp.cpu().numpy().astype(np.float64)
-            # the original's window (min(B-1, 31) rounded up to odd); shrunk only for B < 10
-            disp = savgol_safe(disp, int(min(b - 1, 31) // 2 * 2 + 1), 3)
-            disp = close_pose_mouth(disp, 0.99) * cfg.amp_pos
-            pred, _ = self.content(au, face)
-            disp += calibrate_content(pred.cpu().numpy(), cfg.amp_lip_x, cfg.amp_lip_y)
-            fls = fix_inverted_lips(disp + face_id.reshape(1, 204))
-            out.append(fls[keep:])
+        emb_t = torch.from_numpy(np.asarray(emb, np.float32).reshape(1, 256) * np.float32(cfg.emb_coef)).to(dev)
+        disp, _, spk_code = self.speaker(au_t, emb_t.repeat(b, 1), face.repeat(b, 1),
+                                         torch.zeros(b, 204, device=dev), torch.zeros(b, 128, device=dev))
+        g_out = disp.cpu().numpy()
+        spk_sg = _savgol(g_out, speaker_sg_window(b), 3)
+        spk_post = close_pose_mouth(spk_sg, 0.99) * np.float32(cfg.amp_pos)
+        c_out = self.content(au_t, face)[0].cpu().numpy()
+        c_calib = calibrate_content(c_out, cfg.amp_lip_x, cfg.amp_lip_y)
+        both = (spk_post + c_calib).astype(np.float32)
+        fls = fix_inverted_lips(both + np.asarray(face_id, np.float32).reshape(1, 204))
+        if trace is not None:
+            for key, arr in (("g_out", g_out), ("spk_encode", spk_code.cpu().numpy()), ("spk_sg", spk_sg),
+                             ("spk_post", spk_post), ("c_out", c_out), ("c_calib", c_calib),
+                             ("pos_plus_content", both), ("after_lipfix", fls)):
+                trace.add(key, arr)
+        return fls
+
+    def predict_normalized(self, feature: np.ndarray, emb: np.ndarray, face_id: np.ndarray,
+                           trace: Trace | None = None) -> np.ndarray:
+        """(T, 80) standardised feature → (T', 204) float32 normalised landmarks, the original's
+        ``pred_fls`` before it is written as text (T' = windows of the kept segments; 0 when none)."""
+        au_all = windows(np.asarray(feature).astype(np.float32))  # (T−18, 18, 80)
+        bounds = segment_bounds(au_all.shape[0])
+        if trace is not None:
+            trace.values["segment_bounds"] = bounds
+        out = [self._segment(au_all[s:e], emb, face_id, trace)
+               for s, e, kept in tqdm(bounds, desc="landmarks", disable=self.cfg.quiet, leave=False) if kept]
+        if not out:
+            return np.zeros((0, 204), np.float32)
         fls = fix_nose_top(np.concatenate(out, axis=0))
-        return savgol_safe(fls, 5, 3)
+        if trace is not None:
+            trace.values["after_nose_fix"] = fls
+        return _savgol(fls, 5, 3)
+
+    def _tail_normalized(self, feature: np.ndarray, emb: np.ndarray, face_id: np.ndarray, first: int) -> np.ndarray:
+        """Normalised landmarks for feature frames ``first`` … T−1, which no kept window of the original
+        covers: the feature is padded with its last frame so that every frame starts a window, and the last
+        512 (or all) windows form one segment, processed like the original's."""
+        padded = np.concatenate([feature, np.repeat(feature[-1:], WINDOW, axis=0)], axis=0)
+        au_all = windows(padded.astype(np.float32))  # (T, 18, 80)
+        start = max(0, au_all.shape[0] - SEGMENT)
+        fls = _savgol(fix_nose_top(self._segment(au_all[start:], emb, face_id, None)), 5, 3)
+        return fls[first - start :]
+
+    def postprocess(self, pred_fls: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
+        """The end-to-end script on Module1's written text: (T', 204) → (T', 68, 2) float64 pixels."""
+        fl = denorm_face(text_round_trip(pred_fls).reshape(-1, 68, 3), scale, shift)
+        # the original draws blinks from the global NumPy RNG, which is RandomState(0) at that point
+        rng = np.random.RandomState(self.cfg.seed)
+        fl = add_naive_eye(fl, times=blink_times(fl.shape[0], rng))
+        return smooth_face(fl)[:, :, :2]
+
+    def landmarks_62_5(self, feature: np.ndarray, emb: np.ndarray, source: np.ndarray,
+                       trace: Trace | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+        """(T, 80) standardised feature → ((T, 68, 2) pixel landmarks at 62.5 fps, T', tweaked photo points).
+
+        The first T' frames are the original's; the rest cover the audio to its end (see module docstring).
+        """
+        tweaked = tweak_lips_eyes(np.asarray(source, np.float64)[:, :2])
+        norm, scale, shift = norm_input_face(tweaked, self.constants.std_face)
+        face_id = norm.reshape(204)
+        pred = self.predict_normalized(feature, emb, face_id, trace)
+        n_orig = pred.shape[0]
+        px = self.postprocess(pred, scale, shift) if n_orig else np.zeros((0, 68, 2))
+        if trace is not None:
+            trace.values["pred_fls_exact"] = pred
+            trace.values["final_landmarks_px"] = px
+        total = feature.shape[0]
+        if total > n_orig:
+            tail = self._tail_normalized(feature, emb, face_id, n_orig)
+            tail_fl = add_naive_eye(denorm_face(text_round_trip(tail).reshape(-1, 68, 3), scale, shift), times=[])
+            # smooth the tail together with the original's last frames; only the tail rows are kept
+            k = min(n_orig, 15)
+            head = np.zeros((k, 68, 3))
+            head[:, :, :2] = px[n_orig - k :]
+            head[:, :, 2] = tail_fl[:1, :, 2]
+            tail_px = smooth_face(np.concatenate([head, tail_fl], axis=0))[k:, :, :2]
+            px = np.concatenate([px, tail_px], axis=0)
+        return px, n_orig, tweaked
 
     def predict(self, audio: Audio, source: np.ndarray, fps: float) -> LandmarkSequence:
         if audio.duration <= 0:
             raise AudioError("the speech is empty")
-        src = np.asarray(source, np.float64)
-        tweaked = tweak_lips_eyes(src[:, :2])
-        norm, scale, shift = norm_input_face(tweaked, self.constants.std_face)
         feature, emb = self.audio_feature(audio)
-        fls = self.predict_normalized(feature, emb, norm.reshape(204))
-        fl = denorm_face(fls.reshape(-1, 68, 3), scale, shift)
-        rng = np.random.RandomState(self.cfg.seed)
-        fl = smooth_face(add_naive_eye(fl, times=blink_times(fl.shape[0], rng)))
+        px, _, tweaked = self.landmarks_62_5(feature, emb, source)
         n = max(1, int(round(audio.duration * fps)))
         # source = the tweaked photo landmarks, as the original writes ori.txt
-        return LandmarkSequence(fl[:, :, :2], fe.FPS, tweaked).resample(fps, n)
+        return LandmarkSequence(px, fe.FPS, tweaked).resample(fps, n)

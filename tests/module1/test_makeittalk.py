@@ -16,7 +16,7 @@ from Module1.config import Module1Config
 from Module1.constants import CONSTANT_FILES, load_constants
 from Module1.nets import Audio2landmarkContent, Audio2landmarkPos, Generator
 from Module1.predictors import NEURAL_PREDICTOR, PREDICTORS, resolve_predictor
-from Module1.predictors.makeittalk import MakeItTalkPredictor, _segments
+from Module1.predictors.makeittalk import MakeItTalkPredictor, segment_bounds
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +103,32 @@ def test_end_to_end_frame_count(predictor, photo_points, seconds, fps):
     assert np.abs(seq.points.mean(axis=(0, 1)) - photo_points.mean(0)).max() < 256
 
 
-def test_normalized_prediction_covers_every_feature_frame(predictor, photo_points):
+def test_prediction_covers_every_feature_frame(predictor, photo_points):
+    """The original's T−18 frames (short last segment dropped), then tail frames up to the feature's end."""
     rng = np.random.RandomState(0)
-    feat = rng.randn(40, 80).astype(np.float32)
-    out = predictor.predict_normalized(feat, rng.randn(256).astype(np.float32) * 0.05, np.zeros(204))
-    assert out.shape == (40, 204) and np.all(np.isfinite(out))
+    feat = rng.randn(40, 80)
+    emb = rng.randn(256).astype(np.float32) * 0.05
+    px, n_orig, _ = predictor.landmarks_62_5(feat, emb, photo_points)
+    assert n_orig == 40 - 18 and px.shape == (40, 68, 2) and np.all(np.isfinite(px))
+
+
+def test_tail_leaves_the_original_frames_alone(predictor, photo_points):
+    """530 feature frames give 512 windows; 5 more frames add a dropped 5-window segment and tail frames."""
+    rng = np.random.RandomState(2)
+    feat = rng.randn(535, 80)
+    emb = rng.randn(256).astype(np.float32) * 0.05
+    px_short, n_short, _ = predictor.landmarks_62_5(feat[:530], emb, photo_points)
+    px_long, n_long, _ = predictor.landmarks_62_5(feat, emb, photo_points)
+    assert n_short == n_long == 512
+    np.testing.assert_array_equal(px_long[:512], px_short[:512])
+    assert px_long.shape == (535, 68, 2)
+
+
+def test_too_short_for_any_window(predictor, photo_points):
+    rng = np.random.RandomState(1)
+    px, n_orig, _ = predictor.landmarks_62_5(rng.randn(20, 80), rng.randn(256).astype(np.float32) * 0.05,
+                                             photo_points)
+    assert n_orig == 0 and px.shape == (20, 68, 2) and np.all(np.isfinite(px))
 
 
 def test_autovc_conversion_keeps_length(predictor):
@@ -125,11 +146,11 @@ def test_deterministic_with_seed(predictor, photo_points):
     np.testing.assert_array_equal(a, b)
 
 
-def test_segments_tail():
-    assert _segments(100) == [(0, 100, 0)]
-    assert _segments(1024 + 30) == [(0, 512, 0), (512, 1024, 0), (1024, 1054, 0)]
-    # a 5-window tail is predicted inside the last 512 windows and only its own 5 are kept
-    assert _segments(1024 + 5) == [(0, 512, 0), (512, 1024, 0), (517, 1029, 507)]
+def test_segments():
+    assert segment_bounds(100) == [(0, 100, True)]
+    assert segment_bounds(1024 + 30) == [(0, 512, True), (512, 1024, True), (1024, 1054, True)]
+    assert segment_bounds(512 + 9) == [(0, 512, True), (512, 521, False)]  # < 10 windows: dropped
+    assert segment_bounds(512 + 10)[-1] == (512, 522, True)
 
 
 def test_resample_frames():
