@@ -16,6 +16,7 @@ import torch.utils.data
 from common import Registry
 
 from ..util.cpu import loader_workers
+from .base_dataset import BaseDataset
 
 __all__ = ["DATASETS", "create_dataset", "find_dataset_using_name", "get_option_setter", "DatasetLoader"]
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 DATASETS: Registry = Registry("dataset")
 
 
-def find_dataset_using_name(dataset_name: str) -> type:
+def find_dataset_using_name(dataset_name: str) -> type[BaseDataset]:
     """The dataset class registered as ``dataset_name`` (unknown names list the valid ones)."""
     return DATASETS.get(dataset_name)
 
@@ -37,7 +38,7 @@ def get_option_setter(dataset_name: str):
 class DatasetLoader:
     """A dataset plus its ``DataLoader``; iterating yields at most ``max_dataset_size`` items."""
 
-    def __init__(self, opt, dataset: torch.utils.data.Dataset | None = None) -> None:
+    def __init__(self, opt, dataset: BaseDataset | None = None) -> None:
         self.opt = opt
         self.dataset = dataset if dataset is not None else find_dataset_using_name(opt.dataset_mode)(opt)
         log.info("dataset [%s] was created", type(self.dataset).__name__)
