@@ -1,0 +1,172 @@
+"""The web app (app.py): its jobs go through the CLI's option handling; end to end in headless Chromium."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.media import ffmpeg_exe, probe
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTO = REPO / "examples" / "astronaut.jpg"
+SPEECH = REPO / "examples" / "speech.wav"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_job_argv_is_the_cli():
+    import app
+    from pipeline.cli import build_parser, config_from_args
+
+    argv = app.job_argv("p.jpg", "s.wav", "cartoon", "256", 7.0, 0.5, "procedural", "classic", Path("/tmp/x"))
+    cfg = config_from_args(build_parser().parse_args(argv))
+    assert (cfg.photo, cfg.audio, cfg.output_dir) == (Path("p.jpg"), Path("s.wav"), Path("/tmp/x"))
+    assert cfg.exp == "formal/cartoon" and cfg.module2.style == "cartoon"
+    assert (cfg.size, cfg.seed, cfg.predictor, cfg.renderer) == (256, 7, "procedural", "classic")
+    assert cfg.module1.head_motion == 0.5 and cfg.module2.size == 256
+
+
+def test_missing_input_gives_the_cli_message(tmp_path):
+    import app
+
+    status, video, preview, report, report_file = app._run_job(
+        tmp_path, None, str(SPEECH), "drawing", "256", 0, 1.0, "auto", "auto")
+    assert status == "error: give --jpg PHOTO and --audio SPEECH, or --video CLIP"
+    assert (video, preview, report, report_file) == (None, None, "", None)
+    assert not any(tmp_path.iterdir())
+
+
+# --- headless Chromium ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python app.py --port N`` in a subprocess; yields its URL and output folder."""
+    if not CHROMIUM.is_file():
+        pytest.skip("/usr/bin/chromium is not installed")
+    out = tmp_path_factory.mktemp("web")
+    log = (out / "server.log").open("wb")
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_TEMP_DIR": str(out / "gradio-tmp")}
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port), "--output_dir",
+                             str(out / "jobs")], cwd=out, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"app did not start: {(out / 'server.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.5)
+        yield url, out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture()
+def browser():
+    from browser import Browser
+
+    with Browser() as b:
+        yield b
+
+
+_VIDEO_DURATION = ("(() => { const v = document.querySelector('#result video'); "
+                   "return v && v.readyState >= 1 && isFinite(v.duration) && v.duration > 0 ? v.duration : null; })()")
+_STATUS = "(() => { const e = document.querySelector('#status textarea, #status input'); return e ? e.value : ''; })()"
+
+
+def _submit(b, url: str, photo: Path, speech: Path) -> None:
+    b.open(url, ready="!!document.querySelector('#start') && !!document.querySelector('#photo input[type=file]')")
+    b.set_files("#photo input[type=file]", photo)
+    b.set_files("#speech input[type=file]", speech)
+    b.click("#size input[value='256']")
+    # Wait until both uploads are in (the photo is shown, the speech has its player).
+    b.wait_for("!!document.querySelector('#photo img') && !document.querySelector('#speech input[type=file]')"
+               " && document.querySelector('#size input[value=\"256\"]').checked", 60)
+    b.click("#start")
+
+
+def _external(requests: list[str]) -> list[str]:
+    return [u for u in requests if not u.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))]
+
+
+@pytest.mark.slow
+def test_upload_start_and_play(server, browser, tmp_path):
+    url, out = server
+    _submit(browser, url, PHOTO, SPEECH)
+    duration = browser.wait_for(_VIDEO_DURATION, timeout=300)
+    speech_s = probe(SPEECH, count_frames=False).duration
+    assert abs(duration - speech_s) < 0.1, (duration, speech_s)
+    status = browser.evaluate(_STATUS)
+    assert status.startswith("done: 220 frames"), status
+
+    # It plays: the position moves on.
+    assert browser.evaluate("document.querySelector('#result video').play().then(() => true)", await_promise=True)
+    browser.wait_for("document.querySelector('#result video').currentTime > 0.2", timeout=30)
+    # The landmark preview and the quality report are shown too.
+    browser.wait_for("(() => { const v = document.querySelector('#preview video'); return v && v.readyState >= 1; })()")
+    report = browser.evaluate("(() => { const f = document.querySelector('#report iframe'); "
+                              "return f && f.contentDocument ? f.contentDocument.body.innerText : ''; })()")
+    assert "Quality report" in report and "mouth–loudness correlation" in report
+    assert browser.evaluate("(() => { const i = document.querySelector('#report iframe').contentDocument"
+                            ".querySelector('#contact-sheet'); return i.complete && i.naturalWidth; })()") == 640
+    shot = browser.screenshot(tmp_path / "app_done.png")
+    assert Image.open(shot).size == (1280, 2000)
+    # Nothing left 127.0.0.1: no fonts, analytics or CDN scripts from elsewhere.
+    assert _external(browser.requests) == []
+    videos = list((out / "jobs").glob("*/astronaut-speech/output_drawing--ep70.mp4"))
+    assert len(videos) == 1 and (videos[0].parent / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_bad_input_shows_one_line_and_server_goes_on(server, browser, tmp_path):
+    url, _ = server
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.full((400, 400, 3), 128, np.uint8)).save(grey)
+    cli = subprocess.run([sys.executable, str(REPO / "main_end2end_module2.py"), "--jpg", str(grey), "--audio",
+                          str(SPEECH), "--output_dir", str(tmp_path / "cli"), "-q"],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2
+    cli_line = cli.stderr.strip()
+    assert cli_line.startswith("error: ") and "\n" not in cli_line
+
+    _submit(browser, url, grey, SPEECH)
+    status = browser.wait_for(f"(() => {{ const s = {_STATUS}; return s.startsWith('error:') ? s : null; }})()",
+                              timeout=120)
+    assert status == cli_line
+    page = browser.evaluate("document.body.innerText")
+    assert "Traceback" not in page and 'File "' not in page
+    assert browser.evaluate("!!document.querySelector('#result video')") is False
+    browser.screenshot(tmp_path / "app_error.png")
+
+    # The next job (a new visitor) is served as usual.
+    short = tmp_path / "short.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(SPEECH), "-t", "2", str(short)], check=True)
+    _submit(browser, url, PHOTO, short)
+    duration = browser.wait_for(_VIDEO_DURATION, timeout=300)
+    assert abs(duration - 2.0) < 0.1
+    assert browser.evaluate(_STATUS).startswith("done: 50 frames")
