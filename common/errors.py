@@ -12,6 +12,7 @@ __all__ = [
     "CheckpointError",
     "FFmpegError",
     "OutputError",
+    "Terminated",
 ]
 
 
@@ -43,3 +44,13 @@ class FFmpegError(UserError):
 
 class OutputError(UserError):
     """The output location cannot be written."""
+
+
+class Terminated(BaseException):
+    """The process got SIGTERM: raised in the main thread like Ctrl-C's ``KeyboardInterrupt``.
+
+    A ``BaseException`` so that ``except Exception`` never swallows it; ``finally`` blocks
+    (staging folders, ffmpeg children) still run. Exit status 143 = 128 + SIGTERM.
+    """
+
+    exit_code = 143

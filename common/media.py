@@ -172,7 +172,7 @@ def iter_frames(path: str | os.PathLike, pix_fmt: str = "rgb24") -> Iterator[np.
 
     path = Path(path)
     try:
-        with av.open(str(path)) as box:
+        with open_local(path) as box:
             stream = next(iter(box.streams.video), None)
             if stream is None:
                 raise InputError(f"{path.name} has no video track")
