@@ -46,9 +46,17 @@ class Renderer(ABC):
     def prepare(self, photo: np.ndarray, source: np.ndarray) -> None:
         """Take the 512×512 RGB uint8 aligned photo and its (68, 2) landmarks (512-px)."""
 
-    @abstractmethod
     def render(self, seq: LandmarkSequence) -> Iterator[np.ndarray]:
-        """Yield one frame per entry of ``seq.points`` (landmarks in 512-px coordinates)."""
+        """Yield one frame per entry of ``seq.points`` (landmarks in 512-px coordinates).
+
+        The source shape is the one given to :meth:`prepare`, once per photo; ``seq.source`` (the
+        predictor's reference shape, saved as ``ori.txt``) is not read here.
+        """
+        return self.render_points(seq.points)
+
+    @abstractmethod
+    def render_points(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield one frame per (68, 2) entry of ``points`` (T, 68, 2); call :meth:`prepare` first."""
 
 
 def resolve_renderer(name: str, cfg: RenderConfig) -> tuple[str, str | None]:

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from common import LandmarkSequence
 from common.ibug68 import FRAME
 from common.landmarks import check_points
 
@@ -102,13 +101,11 @@ class ClassicRenderer(Renderer):
     def _mesh(self, pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
         return np.concatenate([pts, ring, self._border]).astype(np.float32)
 
-    def render(self, seq: LandmarkSequence) -> Iterator[np.ndarray]:
-        """Yield one uint8 frame per ``seq.points`` entry (landmarks in 512-px coordinates)."""
+    def render_points(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield one uint8 frame per (68, 2) entry of ``points`` (landmarks in 512-px coordinates)."""
         if self._warp is None or self._base is None:
             raise RuntimeError("ClassicRenderer.render called before prepare")
-        if not np.allclose(seq.source, self._source_512, atol=0.5):
-            log.warning("classic: seq.source differs from the landmarks given to prepare; using prepare's")
-        return self._frames(seq.points)
+        return self._frames(points)
 
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
         cartoon = self.cfg.style == "cartoon"

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common import LandmarkSequence
 from common.checkpoint import read_checkpoint
 from common.errors import CheckpointError
 
@@ -115,12 +114,12 @@ class GanRenderer(Renderer):
         item = ds[0]
         self.model.prepare_photo(item["A"][None], item["A_lm_68"])  # matte + static stylisation, once per portrait
 
-    def render(self, seq: LandmarkSequence) -> Iterator[np.ndarray]:
+    def render_points(self, points: np.ndarray) -> Iterator[np.ndarray]:
         from ..data.umlvdfw_test_dataset import UMLVDFWTestDataset
 
-        if self.model is None or self._photo is None:
+        if self.model is None or self._photo is None or self._source is None:
             raise RuntimeError("GanRenderer.render called before prepare")
-        ds = UMLVDFWTestDataset.from_arrays(self._photo, self._source, seq.points, WORK_SIZE, WORK_SIZE)
+        ds = UMLVDFWTestDataset.from_arrays(self._photo, self._source, points, WORK_SIZE, WORK_SIZE)
         bs = max(1, int(self.cfg.batch_size))
         with tqdm(total=len(ds), desc="gan frames", unit="frame", disable=self.cfg.quiet) as bar:
             for batch in ds.batches(bs):
