@@ -138,7 +138,7 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
     )
     return PipelineConfig(
         photo=ns.jpg, audio=ns.audio, video=ns.video, exp=exp, epoch=epoch, output_dir=ns.output_dir,
-        fps=ns.fps, size=ns.size, seed=ns.seed, predictor=ns.predictor, renderer=ns.renderer,
+        fps=ns.fps, predictor=ns.predictor, renderer=ns.renderer,
         landmarker=ns.landmarker, max_seconds=ns.max_seconds, quiet=ns.quiet, module1=m1, module2=m2,
     )
 

@@ -33,8 +33,6 @@ class PipelineConfig:
     epoch: str = "70"
     output_dir: Path = Path("output")
     fps: float = 25.0
-    size: int = 512
-    seed: int = 0
     predictor: str = "auto"
     renderer: str = "auto"
     landmarker: str = "auto"
@@ -42,6 +40,16 @@ class PipelineConfig:
     quiet: bool = False
     module1: Module1Config = field(default_factory=Module1Config)
     module2: RenderConfig = field(default_factory=RenderConfig)
+
+    @property
+    def size(self) -> int:
+        """Output frame side in pixels (held by ``module2``, which renders at it)."""
+        return self.module2.size
+
+    @property
+    def seed(self) -> int:
+        """Random seed of the landmarks (held by ``module1``, which draws blinks and head motion with it)."""
+        return self.module1.seed
 
     @property
     def name(self) -> str:
