@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--seed", type=integer(0, 2**32 - 1), default=0, help="random seed (blinks, head motion): same seed, same video")
     rt.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices, errors only")
 
+    bt = p.add_argument_group("batch jobs")
+    bt.add_argument("--batch", type=Path, default=None,
+                    help="run every job of this YAML or CSV file (keys: the options above without dashes, e.g. "
+                    "jpg, audio, exp, seed; the options given here are their defaults); ends with a table")
+    bt.add_argument("--workers", type=integer(1, 256), default=1, help="parallel worker processes for --batch")
+    bt.add_argument("--cluster", default=None,
+                    help="run --batch on a new local Dask cluster, local:N = N worker processes on 127.0.0.1")
+    bt.add_argument("--scheduler", default=None, help="run --batch on an existing Dask scheduler (tcp://HOST:PORT)")
+
     ig = p.add_argument_group("original flags kept for compatibility (accepted, ignored)")
     for name, (typ, default) in _IGNORED_ORIGINAL_FLAGS.items():
         ig.add_argument(f"--{name}", type=typ, default=argparse.SUPPRESS,
@@ -151,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     ignored = sorted(k for k in _IGNORED_ORIGINAL_FLAGS if k in vars(ns))
     if ignored:
         log.warning("ignoring original flags that do not apply here: %s", ", ".join(f"--{k}" for k in ignored))
+    if ns.batch is not None:
+        from .batch import main_batch
+
+        return main_batch(ns, build_parser())
+    if ns.cluster is not None or ns.scheduler is not None:
+        print("error: --cluster and --scheduler go with --batch FILE", file=sys.stderr)
+        return 2
     from common.errors import Terminated
 
     from .run import run, sigterm_raises  # imported late: --help stays fast

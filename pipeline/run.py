@@ -146,9 +146,11 @@ class Prepared:
     renderer: Renderer
 
 
-def prepare_photo(cfg: PipelineConfig, photo: np.ndarray) -> Prepared:
-    """Align ``photo`` (RGB) and prepare the renderer ``cfg`` resolves to (stylise once, load nets)."""
-    aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(cfg.video or cfg.photo).name)
+def prepare_photo(cfg: PipelineConfig, photo: np.ndarray, aligned: AlignedPhoto | None = None) -> Prepared:
+    """Align ``photo`` (RGB; skipped when ``aligned`` is given) and prepare the renderer ``cfg`` resolves to."""
+    if aligned is None:
+        source = cfg.video if cfg.video is not None else cfg.photo
+        aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(source).name if source else "photo")
     rend_name, notice = resolve_renderer(cfg.renderer, cfg.module2)
     if notice:
         log.info(notice)
