@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common import FFmpegError, InputError
-from common.media import decode_audio, ffmpeg_exe, ffmpeg_input, probe
+from common.media import decode_audio, ffmpeg_cmd, ffmpeg_input, probe
 
 from . import audio as fe
 from .config import CHECKPOINT_DIR
@@ -46,7 +46,7 @@ def read_frames(path: Path, fps: float = fe.FPS) -> Iterator[np.ndarray]:
     if not info.width or not info.height:
         raise InputError(f"no video stream in {path}")
     w, h = info.width, info.height
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *ffmpeg_input(path),
+    cmd = [*ffmpeg_cmd(*ffmpeg_input(path)),
            "-an", "-vf", f"fps={fps:g}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     size = w * h * 3

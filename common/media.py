@@ -29,7 +29,7 @@ __all__ = [
     "ffmpeg_exe",
     "ffmpeg_input",
     "open_local",
-    "run_ffmpeg",
+    "ffmpeg_cmd",
     "decode_audio",
     "DecodedAudio",
     "extract_first_frame",
@@ -83,13 +83,9 @@ def _tail(text: bytes | str, n: int = 3) -> str:
     return " | ".join(lines[-n:]) if lines else "no message"
 
 
-def run_ffmpeg(args: list[str], what: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    """Run ``ffmpeg <args>``; a failure raises :class:`FFmpegError` naming ``what`` and ffmpeg's last lines."""
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, check=False)
-    if proc.returncode != 0:
-        raise FFmpegError(f"ffmpeg failed to {what}: {_tail(proc.stderr)}")
-    return proc
+def ffmpeg_cmd(*args: str) -> list[str]:
+    """``[ffmpeg, -nostdin, -hide_banner, -loglevel error, *args]``: quiet, never reads the terminal."""
+    return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
 
 
 @dataclass(frozen=True)
@@ -119,8 +115,7 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
         # Decode a little past the limit only: enough to tell that it is too long.
         args += ["-t", f"{max_seconds + 1.0:.3f}"]
     args += ["-c:a", "pcm_s16le", "-f", "s16le", "-"]
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
+    proc = subprocess.run(ffmpeg_cmd(*args), capture_output=True, check=False)
     if proc.returncode != 0:
         raise AudioError(f"cannot decode audio {path.name}: {_tail(proc.stderr, 1)}")
     raw = np.frombuffer(proc.stdout, dtype="<i2")
@@ -155,8 +150,7 @@ def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"video file not found: {path}")
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *ffmpeg_input(path),
-           "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]
+    cmd = ffmpeg_cmd(*ffmpeg_input(path), "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-")
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         raise InputError(f"cannot read a frame from video {path.name}: {_tail(proc.stderr, 1)}")
@@ -264,9 +258,8 @@ class VideoWriter:
 
     def _cmd(self, out: Path) -> list[str]:
         pix = "gray" if self.channels == 1 else "rgb24"
-        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
-               "-framerate", f"{self.fps:g}", "-i", "-"]
+        cmd = ffmpeg_cmd("-y", "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
+                         "-framerate", f"{self.fps:g}", "-i", "-")
         if self.audio is not None:
             cmd += [*ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
