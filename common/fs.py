@@ -15,8 +15,6 @@ from pathlib import Path
 
 __all__ = [
     "atomic_path",
-    "atomic_dir",
-    "repo_root",
     "make_public",
     "make_staging_dir",
     "reap_stale_staging",
@@ -33,11 +31,6 @@ STAGING_PREFIX = ".partial-"
 _STAGING_RE = re.compile(r"^\.partial-([0-9a-f]{8})-(\d+)-(\d+|x)-")
 # Staging folders of older versions carry no owner: removed once this old (no run lasts that long idle).
 _LEGACY_STAGING_AGE = 6 * 3600.0
-
-
-def repo_root() -> Path:
-    """The repository root (parent of the ``common`` package)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def make_public(path: str | os.PathLike) -> None:
@@ -67,24 +60,6 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; it replaces ``path`` only on success."""
-    import shutil
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _host_tag() -> str:

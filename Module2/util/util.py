@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["tensor2im", "save_image", "mkdir", "mkdirs"]
+__all__ = ["tensor2im", "save_image"]
 
 
 def tensor2im(image: torch.Tensor | np.ndarray, imtype: type = np.uint8) -> np.ndarray:
@@ -38,13 +37,3 @@ def save_image(image: np.ndarray, path: str | os.PathLike, aspect_ratio: float =
         img = img.resize((int(h / aspect_ratio), w), Image.BICUBIC)
     img.save(path)
 
-
-def mkdir(path: str | os.PathLike) -> None:
-    """Create ``path`` (and parents) if needed."""
-    Path(path).mkdir(parents=True, exist_ok=True)
-
-
-def mkdirs(paths: str | os.PathLike | list) -> None:
-    """Create every path of a list (or a single path)."""
-    for p in paths if isinstance(paths, list) else [paths]:
-        mkdir(p)
