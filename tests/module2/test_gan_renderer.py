@@ -8,16 +8,13 @@ import torch
 from common import LandmarkSequence, read_landmark_file
 from common.errors import CheckpointError
 from Module2.config import RenderConfig
+from Module2.models.networks import define_G
 from Module2.renderers import RENDERERS, resolve_renderer
 
 NETG = "resnet_9blocks_rcatland32_full_ifw"
 
 
 def _write_generator(ck_dir, exp, output_nc, ngf=8, epoch="70"):
-    try:
-        from Module2.models.networks import define_G
-    except ImportError as exc:
-        pytest.skip(f"Module2.models.networks not available yet ({exc})")
     torch.manual_seed(0)
     net = define_G(3, output_nc, ngf, NETG, "instance", False, "normal", 0.02, [], div=3, disp=3)
     path = ck_dir / exp / f"{epoch}_net_G_A.pth"

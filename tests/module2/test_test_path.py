@@ -23,6 +23,7 @@ from Module2.data.landmark_maps import (
 )
 from Module2.data.umlvdfw_test_dataset import UMLVDFWTestDataset
 from Module2.models.base_model import BaseModel
+from Module2.models.networks import define_G
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -224,17 +225,8 @@ class TestBaseModel:
 
 
 # -- whole-pipeline parity ----------------------------------------------------------------------
-def _networks():
-    try:
-        from Module2.models.networks import define_G
-    except ImportError as exc:
-        pytest.skip(f"Module2.models.networks not available yet ({exc})")
-    return define_G
-
-
 @pytest.fixture(scope="module")
 def parity_model(fx, tmp_path_factory):
-    define_G = _networks()
     from common.checkpoint import load_state_dict
     from Module2.models.geomcgt_ifw_test_model import GeomCGTIFWTestModel, StaticDrawing
     from Module2.options.test_options import TestOptions
@@ -298,7 +290,6 @@ def test_auxiliaries_load_from_checkpoints_dir(fx, tmp_path, caplog):
     import json
     import logging
 
-    define_G = _networks()
     from Module2.models.auxiliary.flownet import build_flow_net
     from Module2.models.auxiliary.modnet import MODNet
     from Module2.models.geomcgt_ifw_test_model import GeomCGTIFWTestModel
