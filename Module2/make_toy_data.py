@@ -27,8 +27,12 @@ so every landmark file is exact. Layout written under ``<dir>``::
     Data/Bmask/{nose,eyes,lips}/scanner_frag_<k>_MTCNN/<f:05d>.png
     lists/trainA/{drawing,cartoon}.txt        absolute paths of the photos (one a line)
     lists/trainB/drawing.txt, lists/trainB/cartoon.txt   absolute paths of the B images
+    Data/Photo/toy_MTCNN/ori.png, Data/Alm[_txt]/MTCNN/toy_MTCNN/...   a test sequence: the first photo
+                                              with its mouth opening and closing over ``frames`` frames
+    lists/testA/toy.txt, lists/testB/toy.txt  its test lists (the original's test layout)
 
-Train on it with ``--dataroot drawing --list_dir <dir>/lists`` (or ``cartoon``).
+Train on it with ``--dataroot drawing --list_dir <dir>/lists`` (or ``cartoon``); run ``test.py`` with
+``--dataroot toy --list_dir <dir>/lists``.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from Module2.data.landmark_maps import FACE_LMARK_LOOKUP  # noqa: E402
+from Module2.data.test_layout import landmark_dots, write_test_layout  # noqa: E402
 
 __all__ = ["template_landmarks", "random_face", "draw_photo", "draw_drawing", "draw_cartoon", "region_masks", "make_toy_data"]
 
@@ -190,15 +195,6 @@ def region_masks(lm: np.ndarray, size: int = 512) -> dict[str, np.ndarray]:
     return out
 
 
-def landmark_dots(lm: np.ndarray, size: int = 512) -> np.ndarray:
-    """Black image with filled white discs at the rounded landmarks (radius 5 at 512)."""
-    img = np.zeros((size, size), np.uint8)
-    r = max(1, int(round(5 * size / 512)))
-    for x, y in lm:
-        cv2.circle(img, (int(round(x)), int(round(y))), r, 255, -1)
-    return img
-
-
 def _write_lm(path: Path, lm: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{x:.4f} {y:.4f}\n" for x, y in lm))
@@ -229,10 +225,13 @@ def make_toy_data(out: str | Path, n: int = 8, frames: int = 6, clips: int = 2, 
     data = out / "Data"
     rng = np.random.default_rng(seed)
     photos, drawings, cartoons = [], [], []
+    test_photo: tuple[np.ndarray, np.ndarray] | None = None
     for i in range(n):
         lm = random_face(rng, size)
         rel = f"train/{i:04d}.png"
         photo = draw_photo(lm, rng, size)
+        if test_photo is None:
+            test_photo = (photo, lm)
         photos.append(_write_side(data, "A", rel, lm, photo, size))
         _imwrite(data / "fakeB_static" / rel, draw_drawing(lm, size))
         _imwrite(data / "fakeB5_static" / rel, draw_cartoon(lm, size))
@@ -252,6 +251,13 @@ def make_toy_data(out: str | Path, n: int = 8, frames: int = 6, clips: int = 2, 
             sh = np.array([pose[2], pose[3]]) * size
             win = [round(0.15 * size + sh[0]), round(0.85 * size + sh[0]), round(0.2 * size + sh[1]), round(0.9 * size + sh[1])]
             (data / "Blm_txt" / "MTCNN" / f"scanner_frag_{k}_MTCNN" / f"{f:05d}_win.txt").write_text(" ".join(str(int(v)) for v in win) + "\n")
+    assert test_photo is not None
+    photo, lm = test_photo
+    # the test sequence: the lower lip opens and closes (up to 5 % of the image) over the frames
+    opening = 0.05 * size * np.sin(np.linspace(0, np.pi, frames)) ** 2
+    targets = np.repeat(lm[None], frames, 0)
+    targets[:, [55, 56, 57, 58, 59, 65, 66, 67], 1] += opening[:, None]
+    write_test_layout(out, "toy", cv2.cvtColor(photo, cv2.COLOR_BGR2RGB), lm, targets)
     lists = out / "lists"
     for sub, name, paths in (("trainA", "drawing", photos), ("trainA", "cartoon", photos),
                              ("trainB", "drawing", drawings), ("trainB", "cartoon", cartoons)):

@@ -160,3 +160,47 @@ def test_video_pair_targets(toy):
     wtxt = Path(item["B1_path"].replace("/Drawing/", "/Blm_txt/MTCNN/")).with_suffix("")
     x1, x2, _, _ = np.loadtxt(str(wtxt) + "_win.txt")
     assert int(item["winBr1"][1] - item["winBr1"][0]) == round((x2 - x1) * 286 / 256)
+
+
+def test_test_lists_in_the_original_layout(toy):
+    root, lists = toy
+    a = (lists / "testA" / "toy.txt").read_text().split()
+    b = (lists / "testB" / "toy.txt").read_text().split()
+    assert len(a) == len(b) == 3 and len(set(a)) == 1  # one photo line per frame (frames=3 in the fixture)
+    assert a[0].endswith("/Data/Photo/toy_MTCNN/ori.png") and Path(a[0]).is_file()
+    assert [Path(p).name for p in b] == ["00000.png", "00001.png", "00002.png"]
+    src = _lm(root / "Data" / "Alm_txt" / "MTCNN" / "toy_MTCNN" / "ori.txt")
+    first = _lm(root / "Data" / "Alm_txt" / "MTCNN" / "toy_MTCNN" / "00000.txt")
+    mid = _lm(root / "Data" / "Alm_txt" / "MTCNN" / "toy_MTCNN" / "00001.txt")
+    assert np.allclose(first, src)  # the sequence starts closed-mouthed as the photo
+    assert mid[57, 1] - src[57, 1] > 5 and np.allclose(mid[:48], src[:48])  # then only the lower lip moves
+    dots = cv2.imread(b[1], cv2.IMREAD_GRAYSCALE)
+    r = np.round(mid).astype(int)
+    assert (dots[r[:, 1], r[:, 0]] == 255).all()
+
+
+@pytest.mark.slow
+def test_readme_test_line_runs_on_toy_data(toy, tmp_path):
+    """``cd Module2 && python test.py --dataroot toy --list_dir <toy>/lists ...`` with a generator in the released layout."""
+    import torch
+    from PIL import Image
+
+    from Module2.models.networks import define_G
+
+    root, lists = toy
+    ck = tmp_path / "checkpoints"
+    torch.manual_seed(0)
+    net = define_G(3, 1, 8, "resnet_9blocks_rcatland32_full_ifw", "instance", False, "normal", 0.02, [], div=3, disp=3)
+    (ck / "training" / "drawing1").mkdir(parents=True)
+    torch.save(net.state_dict(), ck / "training" / "drawing1" / "1_net_G_A.pth")
+    cmd = [sys.executable, "test.py", "--dataroot", "toy", "--list_dir", str(lists), "--name", "training/drawing1",
+           "--model", "geomcgt_ifw_test", "--netG", "resnet_9blocks_rcatland32_full_ifw", "--netg_resb_div", "3",
+           "--netg_resb_disp", "3", "--output_nc", "1", "--ngf", "8", "--epoch", "1", "--serial_batches",
+           "--imagefolder", "toy", "--blendbg", "1", "--checkpoints_dir", str(ck), "--results_dir", str(tmp_path / "r")]
+    proc = subprocess.run(cmd, cwd=REPO / "Module2", capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "r" / "training" / "drawing1" / "test_1"
+    frames = sorted((out / "toy").glob("ori->*_fake_B.png"))
+    assert [p.name for p in frames] == [f"ori->{k:05d}_fake_B.png" for k in range(3)]
+    assert np.asarray(Image.open(frames[0])).shape == (256, 256, 3)
+    assert (out / "indextoy.html").read_text().count("<h3>") == 3
