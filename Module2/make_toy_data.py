@@ -94,7 +94,9 @@ def random_face(rng: np.random.Generator, size: int = 512, mouth: float | None =
         p[a, 1] = mid + (p[a, 1] - mid) * eyes
         p[b, 1] = mid + (p[b, 1] - mid) * eyes
     p = p + rng.normal(0, 0.003, p.shape)
-    ang, sc, dx, dy = pose if pose is not None else (rng.uniform(-6, 6), rng.uniform(0.94, 1.04), rng.uniform(-0.02, 0.02), rng.uniform(-0.02, 0.02))
+    if pose is None:
+        pose = (rng.uniform(-6, 6), rng.uniform(0.94, 1.04), rng.uniform(-0.02, 0.02), rng.uniform(-0.02, 0.02))
+    ang, sc, dx, dy = pose
     th = np.deg2rad(ang)
     r = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     c = np.array([0.5, 0.55])
@@ -250,7 +252,8 @@ def make_toy_data(out: str | Path, n: int = 8, frames: int = 6, clips: int = 2, 
             _write_side(data, "Drawing", rel, lm, draw_drawing(lm, size), size)
             sh = np.array([pose[2], pose[3]]) * size
             win = [round(0.15 * size + sh[0]), round(0.85 * size + sh[0]), round(0.2 * size + sh[1]), round(0.9 * size + sh[1])]
-            (data / "Blm_txt" / "MTCNN" / f"scanner_frag_{k}_MTCNN" / f"{f:05d}_win.txt").write_text(" ".join(str(int(v)) for v in win) + "\n")
+            win_txt = data / "Blm_txt" / "MTCNN" / f"scanner_frag_{k}_MTCNN" / f"{f:05d}_win.txt"
+            win_txt.write_text(" ".join(str(int(v)) for v in win) + "\n")
     assert test_photo is not None
     photo, lm = test_photo
     # the test sequence: the lower lip opens and closes (up to 5 % of the image) over the frames
