@@ -254,6 +254,34 @@ def parity_model(fx, tmp_path_factory):
     return model
 
 
+def test_config_from_test_options(tmp_path):
+    from Module2.models.geomcgt_ifw_test_model import TestModelConfig
+    from Module2.options.test_options import TestOptions
+
+    opt = TestOptions().parse(["--dataroot", "x", "--name", "formal/cartoon", "--model", "geomcgt_ifw_test", "--ngf", "16",
+                               "--output_nc", "3", "--netg_resb_disp", "3", "--blendbg", "1", "--epoch", "70",
+                               "--gpu_ids", "-1", "--checkpoints_dir", str(tmp_path)], save=False)
+    cfg = TestModelConfig.from_options(opt)
+    assert (cfg.name, cfg.ngf, cfg.output_nc, cfg.netg_resb_div, cfg.netg_resb_disp, cfg.blendbg, cfg.epoch) == \
+        ("formal/cartoon", 16, 3, 3, 3, 1, "70")
+    assert cfg.checkpoints_dir == tmp_path and cfg.device == torch.device("cpu") and cfg.no_dropout and not cfg.isTrain
+    assert cfg.style == "cartoon"
+
+
+def test_visuals_are_drawn_only_when_asked(fx, parity_model):
+    photo = fx["pipe"]["A_uint8_CHW_RGB"].permute(1, 2, 0).numpy()
+    m = parity_model
+    for shift in (0.0, 6.0):
+        ds = UMLVDFWTestDataset.from_arrays(photo, fx["src512"], fx["dst512"][None] + shift, image_size=(512, 512))
+        m.set_input(next(ds.batches(1)))
+        m.test()
+        if shift == 0.0:
+            first = m.get_current_visuals()["fake_B_vis"].clone()
+    assert torch.equal(m.fake_B_vis, first)  # forward did not redraw it
+    second = m.get_current_visuals()["fake_B_vis"]
+    assert second.shape == (1, 3, 256, 256) and not torch.equal(second, first)
+
+
 def test_pipeline_parity(fx, parity_model):
     photo = fx["pipe"]["A_uint8_CHW_RGB"].permute(1, 2, 0).numpy()
     ds = UMLVDFWTestDataset.from_arrays(photo, fx["src512"], fx["dst512"][None], image_size=(512, 512))
