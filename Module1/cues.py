@@ -58,6 +58,28 @@ def to_16k(samples: np.ndarray, sr: int) -> np.ndarray:
     return Audio(np.asarray(samples, dtype=np.float32), int(sr)).resampled(TARGET_SR).samples
 
 
+def _energy_between(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, block: int = 1 << 18) -> np.ndarray:
+    """``sum(x[lo:hi] ** 2)`` (float64) for each pair, without whole-signal float64 copies.
+
+    Same numbers as ``cumsum(x*x)`` on the whole signal (the running sum carries across
+    blocks in the same order), but memory stays flat with the audio's length.
+    """
+    pos = np.concatenate([np.asarray(lo, np.int64), np.asarray(hi, np.int64)])
+    order = np.argsort(pos, kind="stable")
+    sp = pos[order]
+    at = np.zeros(sp.size, dtype=np.float64)  # prefix sum at each position; position 0 → 0
+    carry = 0.0
+    for a in range(0, x.size, block):
+        b = min(a + block, x.size)
+        c = np.cumsum(np.concatenate([[carry], np.square(x[a:b], dtype=np.float64)]))  # c[i] = sum x[:a+i]**2
+        i0, i1 = np.searchsorted(sp, a, "right"), np.searchsorted(sp, b, "right")
+        at[i0:i1] = c[sp[i0:i1] - a]
+        carry = float(c[-1])
+    vals = np.empty_like(at)
+    vals[order] = at
+    return vals[lo.size:] - vals[:lo.size]
+
+
 def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = None) -> np.ndarray:
     """RMS of the samples inside each output frame.
 
@@ -74,12 +96,11 @@ def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = Non
     >>> env.tolist()
     [0.0, 1.0]
     """
-    x = np.asarray(samples, dtype=np.float64)
+    x = np.asarray(samples, dtype=np.float32)
     T = n_frames(x.size / sr, fps) if n is None else int(n)
     edges = np.round(np.arange(T + 1) * (sr / fps)).astype(np.int64)
     edges = np.clip(edges, 0, x.size)
-    csum = np.concatenate([[0.0], np.cumsum(x * x)])
-    energy = csum[edges[1:]] - csum[edges[:-1]]
+    energy = _energy_between(x, edges[:-1], edges[1:])
     count = edges[1:] - edges[:-1]
     out = np.zeros(T, dtype=np.float64)
     ok = count > 0
@@ -93,16 +114,15 @@ def rms_track(samples16: np.ndarray, win_s: float = 0.025) -> np.ndarray:
     Returns float32 (K,), ``K = ceil(N/160)``: one value per 10 ms hop, over a window of
     ``win_s`` seconds centred on the hop.
     """
-    x = np.asarray(samples16, dtype=np.float64)
+    x = np.asarray(samples16, dtype=np.float32)
     hop = int(round(HOP_S * TARGET_SR))
     K = max(1, int(np.ceil(x.size / hop)))
     half = int(round(win_s * TARGET_SR / 2))
     centres = np.arange(K) * hop
     lo = np.clip(centres - half, 0, x.size)
     hi = np.clip(centres + half, 0, x.size)
-    csum = np.concatenate([[0.0], np.cumsum(x * x)])
     cnt = np.maximum(hi - lo, 1)
-    return np.sqrt(np.maximum(csum[hi] - csum[lo], 0.0) / cnt).astype(np.float32)
+    return np.sqrt(np.maximum(_energy_between(x, lo, hi), 0.0) / cnt).astype(np.float32)
 
 
 def to_frames(track: np.ndarray, T: int, fps: float, hop_s: float = HOP_S) -> np.ndarray:
