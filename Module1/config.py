@@ -27,6 +27,7 @@ class Module1Config:
     amp_pos: float = 0.5
     emb_coef: float = 3.0
     head_motion: float = 1.0
+    transcript: str | None = None  # words spoken (text, or a .txt path): the procedural predictor aligns them
     device: str = "cpu"
     seed: int = 0
     quiet: bool = False

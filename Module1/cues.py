@@ -12,6 +12,7 @@ the pocketsphinx wheel. Tracks come in two time bases:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -26,6 +27,9 @@ __all__ = [
     "VISEMES",
     "Viseme",
     "PhoneRecognizer",
+    "TranscriptAligner",
+    "AlignmentError",
+    "read_transcript",
     "n_frames",
     "to_16k",
     "frame_envelope",
@@ -38,6 +42,8 @@ __all__ = [
     "check_closures",
     "fill_missed_speech",
     "viseme_tracks",
+    "closure_frames",
+    "speech_track",
     "TRANSITION",
     "UNKNOWN",
 ]
@@ -96,7 +102,7 @@ def frame_envelope(samples: np.ndarray, sr: int, fps: float, n: int | None = Non
     >>> env.tolist()
     [0.0, 1.0]
     """
-    x = np.asarray(samples, dtype=np.float32)
+    x = np.asarray(samples).reshape(-1)  # squared in float64 block by block
     T = n_frames(x.size / sr, fps) if n is None else int(n)
     edges = np.round(np.arange(T + 1) * (sr / fps)).astype(np.int64)
     edges = np.clip(edges, 0, x.size)
@@ -114,7 +120,7 @@ def rms_track(samples16: np.ndarray, win_s: float = 0.025) -> np.ndarray:
     Returns float32 (K,), ``K = ceil(N/160)``: one value per 10 ms hop, over a window of
     ``win_s`` seconds centred on the hop.
     """
-    x = np.asarray(samples16, dtype=np.float32)
+    x = np.asarray(samples16).reshape(-1)  # squared in float64 block by block
     hop = int(round(HOP_S * TARGET_SR))
     K = max(1, int(np.ceil(x.size / hop)))
     half = int(round(win_s * TARGET_SR / 2))
@@ -272,7 +278,7 @@ def _viseme(phone: str) -> Viseme:
     p = phone.strip().upper().rstrip("012")
     if p == TRANSITION:
         return _TRANSITION
-    if p == UNKNOWN:
+    if p in (UNKNOWN, "+SPN+"):  # spoken noise is speech the model has no phone for
         return _UNKNOWN
     if p in VISEMES:
         return VISEMES[p]
@@ -334,6 +340,100 @@ class PhoneRecognizer:
         d.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
         d.end_utt()
         return [(str(s.word), s.start_frame * self.frame_s, (s.end_frame + 1) * self.frame_s) for s in d.seg()]
+
+
+class AlignmentError(Exception):
+    """The transcript cannot be aligned with the audio (unknown words, or it does not fit)."""
+
+
+def read_transcript(text_or_path: str) -> str:
+    """The transcript text: ``text_or_path`` itself, or the contents of the ``.txt`` file it names."""
+    from pathlib import Path
+
+    t = str(text_or_path)
+    if t.lower().endswith(".txt") and "\n" not in t:
+        path = Path(t)
+        if not path.is_file():
+            raise FileNotFoundError(f"transcript file not found: {path}")
+        return path.read_text(encoding="utf-8", errors="replace")
+    return t
+
+
+class TranscriptAligner:
+    """Forced alignment of a transcript's words with pocketsphinx (en-us model and dictionary from the wheel).
+
+    Alignment needs a decoder without a language model: the words are looked up in the
+    bundled CMU dictionary and aligned in two passes (words, then phones). Raises
+    ``RuntimeError`` from ``__init__`` when pocketsphinx is unavailable.
+    """
+
+    # Mean acoustic score per 10 ms frame below which the words do not fit the audio (real
+    # transcripts score about -10 to -12 on the bench's clips, a missing word about -18).
+    MIN_SCORE_PER_FRAME = -15.0
+    # A phone held this long means the words were stretched over sound that is not there.
+    MAX_PHONE_S = 0.6
+
+    def __init__(self) -> None:
+        try:
+            import pocketsphinx as ps
+        except Exception as exc:  # optional dependency
+            raise RuntimeError(f"pocketsphinx is not importable: {exc}") from None
+        base = ps.get_model_path("en-us")
+        self._ps = ps
+        self._config = dict(hmm=f"{base}/en-us", dict=f"{base}/cmudict-en-us.dict", lm=None,
+                            samprate=TARGET_SR, loglevel="FATAL")
+        self._decoder = self._new()
+
+    def _new(self):
+        return self._ps.Decoder(self._ps.Config(**self._config))
+
+    def words(self, text: str) -> list[str]:
+        """Dictionary words of ``text`` (lower case, punctuation dropped); raises on unknown words."""
+        toks = re.findall(r"[a-z0-9']+", text.lower().replace("\u2019", "'"))
+        toks = [t.strip("'") for t in toks if t.strip("'")]
+        if not toks:
+            raise AlignmentError("the transcript has no words")
+        unknown = sorted({t for t in toks if self._decoder.lookup_word(t) is None})
+        if unknown:
+            raise AlignmentError(f"words not in the pronouncing dictionary: {', '.join(unknown[:5])}")
+        return toks
+
+    def __call__(self, samples16: np.ndarray, text: str) -> list[tuple[str, float, float]]:
+        """Phone segments ``(phone, start_s, end_s)`` of the transcript aligned to 16 kHz samples.
+
+        Raises :class:`AlignmentError` when the words are unknown or do not fit the audio.
+        """
+        words = self.words(text)
+        x = np.clip(np.asarray(samples16, dtype=np.float32), -1.0, 1.0)
+        pcm = (x * 32767.0).astype("<i2").tobytes()
+        d = self._decoder
+        try:
+            d.set_align_text(" ".join(words))
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+            if d.hyp() is None:
+                raise AlignmentError("the words do not fit the audio")
+            d.set_alignment()
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+            al = d.get_alignment()
+            n = max(1, d.n_frames())
+            phones = [(str(p.name), int(p.start), int(p.duration), float(p.score)) for p in al.phones()]
+        except RuntimeError as exc:  # pocketsphinx leaves a failed decoder unusable: start afresh
+            self._decoder = self._new()
+            raise AlignmentError(f"the words do not fit the audio ({exc})") from None
+        if not phones:
+            raise AlignmentError("the words do not fit the audio")
+        per_frame = sum(p[3] for p in phones) / n
+        if per_frame < self.MIN_SCORE_PER_FRAME:
+            raise AlignmentError(f"the words do not fit the audio (score {per_frame:.1f} per frame)")
+        frame_s = HOP_S
+        longest = max((p[2] for p in phones if p[0] != "SIL"), default=0) * frame_s
+        if longest > self.MAX_PHONE_S:
+            raise AlignmentError(f"the words do not fit the audio (a phone held {longest:.1f} s)")
+        return [(name, s * frame_s, (s + dur) * frame_s) for name, s, dur, _ in phones]
 
 
 def _quiet_cuts(x16: np.ndarray, piece_s: float) -> list[int]:
@@ -465,3 +565,44 @@ def viseme_tracks(
     out[:, 1] = np.clip(out[:, 1], -1.0, 1.0)
     out[:, 2] = np.clip(out[:, 2], 0.0, 1.0)
     return out.astype(np.float32)
+
+
+def closure_frames(
+    segments: Iterable[tuple[str, float, float]],
+    T: int,
+    fps: float,
+    lead_s: float = 0.02,
+    phones: Sequence[str] = _BILABIALS,
+) -> np.ndarray:
+    """Frames where the lips must meet: bool (T,).
+
+    Every segment of ``phones`` (shifted ``lead_s`` earlier, as :func:`viseme_tracks`) marks the
+    frame it overlaps most, and every frame it covers for at least half its length, so that a
+    30 ms /b/ still closes the mouth for one whole frame after the smoothing that blurs it.
+    """
+    out = np.zeros(int(T), dtype=bool)
+    want = {p.upper() for p in phones}
+    for phone, start, end in segments:
+        if phone.strip().upper().rstrip("012") not in want or end <= start:
+            continue
+        a, b = (start - lead_s) * fps, (end - lead_s) * fps
+        i0, i1 = int(np.floor(a)), int(np.ceil(b))
+        idx = np.arange(max(0, i0), min(int(T), max(i1, i0 + 1)))
+        if idx.size == 0:
+            continue
+        overlap = np.minimum(idx + 1, b) - np.maximum(idx, a)
+        out[idx[int(np.argmax(overlap))]] = True
+        out[idx[overlap >= 0.5]] = True
+    return out
+
+
+def speech_track(segments: Iterable[tuple[str, float, float]], T: int, fps: float, lead_s: float = 0.02) -> np.ndarray:
+    """Share of each frame covered by speech phones (anything but SIL and noise units): float32 (T,)."""
+    K = max(1, int(np.ceil((T / fps) / HOP_S)) + 1)
+    grid = np.zeros(K, dtype=np.float64)
+    t = np.arange(K) * HOP_S + lead_s
+    for phone, start, end in segments:
+        p = phone.strip().upper().rstrip("012")
+        if p in VISEMES and p != "SIL" or p in (UNKNOWN, "+SPN+"):
+            grid[(t >= start) & (t < end)] = 1.0
+    return np.clip(to_frames(grid, T, fps), 0.0, 1.0)

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--emb_coef", type=number(0, 100), default=3.0, help="MakeItTalk: speaker embedding gain")
     lm.add_argument("--head_motion", type=number(0, 10), default=1.0,
                     help="weight-free predictor: head motion gain (0 = still head)")
+    lm.add_argument("--transcript", default=None, metavar="TEXT",
+                    help="weight-free predictor: the words spoken (a string, or a .txt file); aligned to the "
+                    "speech so the visemes follow them (a transcript that does not fit falls back to recognition)")
 
     rt = p.add_argument_group("run")
     rt.add_argument("--gpu_ids", type=gpu_ids, default="0", help="GPU id for the neural paths; -1 = CPU (CPU is used when no GPU)")
@@ -107,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
         ig.add_argument(f"--{name}", type=typ, default=argparse.SUPPRESS,
                         help=f"ignored (original default {default!r}): MakeItTalk training/caching option")
     return p
+
+
+def _transcript(value: str | None) -> str | None:
+    """``--transcript``: the text itself, or the contents of the .txt file it names."""
+    if value is None or not value.strip():
+        return None
+    if value.strip().lower().endswith(".txt"):
+        path = Path(value.strip())
+        if not path.is_file():
+            raise UserError(f"--transcript file not found: {path}")
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise UserError(f"cannot read --transcript {path}: {exc.strerror or exc}") from None
+    return value
 
 
 def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
@@ -130,6 +148,7 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
         amp_pos=ns.amp_pos,
         emb_coef=ns.emb_coef,
         head_motion=ns.head_motion,
+        transcript=_transcript(ns.transcript),
         device=device,
         seed=ns.seed,
         quiet=ns.quiet,

@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 
 # Share of the opening that the phone (vowel height) modulates; the rest follows the loudness alone.
 _VISEME_SHARE = 0.55
-# Phone openings below this (p/b/m, f/v) close the lips whatever the loudness.
+# Phone openings below this (p/b/m, f/v, silence) close the lips whatever the loudness.
 _CLOSE_BELOW = 0.12
+# Share of a phone's opening kept however quiet the sound (soft final syllables still open).
+_LOUD_FLOOR = 0.4
+# Speech the recogniser missed must come within this many dB of the clip's peak level.
+_MISSED_RANGE_DB = 25.0
 
 
 @PREDICTORS.register("procedural")
@@ -43,6 +47,7 @@ class ProceduralPredictor(LandmarkPredictor):
         super().__init__(cfg)
         self._recognizer: cues.PhoneRecognizer | None = None
         self._recognizer_error: str | None = None
+        self._aligner: cues.TranscriptAligner | None = None
         if use_phones:
             try:
                 self._recognizer = cues.PhoneRecognizer(quiet=cfg.quiet)
@@ -65,7 +70,7 @@ class ProceduralPredictor(LandmarkPredictor):
         x = cues.to_16k(audio.samples, audio.sample_rate)
         self.phones = None
 
-        mouth, activity = self._mouth_tracks(x, T, fps)
+        mouth, activity = self.mouth_tracks(x, T, fps, transcript=getattr(self.cfg, "transcript", None))
         amp_y = max(0.0, float(getattr(self.cfg, "amp_lip_y", 2.0)) / 2.0)
         amp_x = max(0.0, float(getattr(self.cfg, "amp_lip_x", 2.0)) / 2.0)
         pts = motion.mouth_shape(src, mouth[:, 0] * amp_y, mouth[:, 1] * amp_x, mouth[:, 2] * amp_x)
@@ -80,8 +85,13 @@ class ProceduralPredictor(LandmarkPredictor):
             pts = motion.apply_head_pose(pts, pose, motion.head_pivot(src), motion.face_size(src))
         return LandmarkSequence(points=pts, fps=float(fps), source=src)
 
-    def _mouth_tracks(self, x16: np.ndarray, T: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
-        """(T, 3) open/spread/round targets and (T,) voice activity for 16 kHz samples."""
+    def mouth_tracks(self, x16: np.ndarray, T: int, fps: float, *, segments=None, transcript: str | None = None,
+                     use_phones: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 3) open/spread/round targets and (T,) voice activity for 16 kHz samples.
+
+        ``segments`` (phone, start_s, end_s) replace recognition (the benchmark's true phones);
+        ``use_phones=False`` gives the loudness-only mouth.
+        """
         rms = cues.rms_track(x16)
         active = cues.voice_activity(rms)
         gate_grid = ndimage.gaussian_filter1d(active.astype(np.float64), 2.0, mode="nearest")
@@ -92,12 +102,31 @@ class ProceduralPredictor(LandmarkPredictor):
             log.info("landmarks: no speech found; mouth stays at rest")
             return np.zeros((T, 3), np.float32), gate
 
-        shape = self._phone_shape(x16, rms, active, T, fps)
-        if shape is not None:
-            # Loudness drives the opening, the phone scales it (open vowels more, /i/ less)
-            # and closes it on bilabials and labiodentals.
+        segs = segments
+        aligned = segs is not None
+        if segs is None and transcript:
+            segs = self._align(x16, transcript)
+            aligned = segs is not None
+        if segs is None and use_phones:
+            segs = self._phones(x16, rms, active)
+        if segs is not None:
+            shape = cues.viseme_tracks(segs, T, fps)
+            said = cues.speech_track(segs, T, fps)
+            if aligned:  # true or aligned phones: they say where the speech is
+                gate = ndimage.gaussian_filter1d(said, 0.5, mode="nearest")
+            else:
+                # Per-clip adaptive voice activity: a recognised phone within _MISSED_RANGE_DB of
+                # the peak is speech even under the activity threshold (a soft final syllable).
+                db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
+                audible = cues.to_frames((db > float(np.percentile(db, 99)) - _MISSED_RANGE_DB).astype(np.float64),
+                                         T, fps)
+                gate = np.maximum(gate, ndimage.gaussian_filter1d(said * audible, 0.5, mode="nearest"))
+            # The phone sets the opening (open vowels most, /i/ less), the loudness scales it;
+            # quiet syllables keep a floor so that a soft final vowel still opens.
             vis = shape[:, 0]
-            open_ = loud * (1.0 - _VISEME_SHARE + _VISEME_SHARE * vis) * np.clip(vis / _CLOSE_BELOW, 0.0, 1.0)
+            level = _LOUD_FLOOR + (1.0 - _LOUD_FLOOR) * loud
+            open_ = level * (1.0 - _VISEME_SHARE + _VISEME_SHARE * vis) * np.clip(vis / _CLOSE_BELOW, 0.0, 1.0)
+            open_[cues.closure_frames(segs, T, fps)] = 0.0
             spread, round_ = shape[:, 1], shape[:, 2]
         else:
             cue = cues.to_frames(ndimage.gaussian_filter1d(cues.spectral_shape(x16, rms.size), 3.0), T, fps)
@@ -107,9 +136,22 @@ class ProceduralPredictor(LandmarkPredictor):
         out = np.stack([open_ * gate, spread * gate, round_ * gate], axis=1)
         return out.astype(np.float32), gate
 
-    def _phone_shape(self, x16: np.ndarray, rms: np.ndarray, active: np.ndarray, T: int, fps: float
-                     ) -> np.ndarray | None:
-        """Viseme tracks (T, 3) from recognised phones, or ``None`` (logged) to use spectral cues."""
+    def _align(self, x16: np.ndarray, transcript: str) -> list | None:
+        """Phones of ``transcript`` aligned to the audio, or ``None`` after one notice (then recognition is used)."""
+        try:
+            if self._aligner is None:
+                self._aligner = cues.TranscriptAligner()
+            segs = self._aligner(x16, cues.read_transcript(transcript))
+        except (cues.AlignmentError, RuntimeError, OSError) as exc:
+            log.warning("NOTICE: the transcript was not used (%s); the lips follow recognised phones", exc)
+            return None
+        log.info("landmarks: lips follow the transcript, aligned to the speech (%d phones)",
+                 sum(1 for p in segs if p[0] != "SIL"))
+        self.phones = list(segs)
+        return segs
+
+    def _phones(self, x16: np.ndarray, rms: np.ndarray, active: np.ndarray) -> list | None:
+        """Recognised phone segments (checked against the audio), or ``None`` (logged) to use spectral cues."""
         if self._recognizer is None:
             log.info("landmarks: phone recogniser unavailable (%s); lips follow energy and spectrum",
                      self._recognizer_error)
@@ -124,6 +166,10 @@ class ProceduralPredictor(LandmarkPredictor):
             log.info("landmarks: no phones recognised; lips follow energy and spectrum")
             return None
         log.info("landmarks: lips follow %d recognised phones (pocketsphinx) and the energy envelope", len(speech))
-        segs = cues.fill_missed_speech(cues.check_closures(segs, rms), active)
+        # Where the recogniser heard silence, only clear sound (within _MISSED_RANGE_DB of the
+        # speech peak: not a breath, a room tail or a click) re-opens the mouth.
+        db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
+        strong = active & (db > float(np.percentile(db, 99)) - _MISSED_RANGE_DB)
+        segs = cues.fill_missed_speech(cues.check_closures(segs, rms), strong)
         self.phones = list(segs)
-        return cues.viseme_tracks(segs, T, fps)
+        return segs
