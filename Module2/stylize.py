@@ -483,7 +483,7 @@ def draw_inner_mouth(
     loop = catmull_rom(inner - off, samples=6, closed=True)
     mouth = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mouth, [np.round(loop * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    gap = inner_lip_gap(lms)
+    gap = float(inner_lip_gap(lms))
     width = float(np.linalg.norm(lms[64] - lms[60]))
     band = min(0.42 * gap, 0.11 * width)
     upper = catmull_rom(lms[60:65] - off, samples=6)

@@ -218,7 +218,7 @@ class FaceAlignmentLandmarker(Landmarker):
         preds, _, boxes = out if isinstance(out, tuple) else (out, None, None)
         faces = []
         for pts, box in zip(preds or [], boxes if boxes is not None else []):
-            faces.append(Face(box=tuple(float(v) for v in box[:4]), score=float(box[4]) if len(box) > 4 else 1.0,
+            faces.append(Face(box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])), score=float(box[4]) if len(box) > 4 else 1.0,
                               landmarks=np.asarray(pts, dtype=np.float32)[:, :2].copy()))
         return faces
 

@@ -287,7 +287,8 @@ class VideoWriter:
             raise ValueError(f"frame must be uint8 {want}; got {frame.dtype} {frame.shape}")
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            # The array's own buffer: no per-frame bytes copy (the pipe write releases the GIL).
+            self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except BrokenPipeError:
             self._proc.wait()
             raise FFmpegError(f"ffmpeg stopped while encoding {self.path.name}: {self._stderr()}") from None

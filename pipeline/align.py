@@ -109,8 +109,7 @@ def load_photo(path: str | Path) -> np.ndarray:
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF / palette details; not our business
             with Image.open(path) as img:
                 img.load()
-                img = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(img)
+                rgb = _to_rgb(ImageOps.exif_transpose(img))
     except UnidentifiedImageError:
         raise InputError(f"photo {path} is not an image format Pillow can read") from None
     except Image.DecompressionBombError as exc:

@@ -25,8 +25,9 @@ from Module2 import RENDERERS, Renderer, resolve_renderer
 
 from .align import AlignedPhoto, align_photo, load_photo
 from .config import SILENCE_DBFS, PipelineConfig
+from .frames import render_frames
 from .preview import draw_landmarks
-from .report import write_report
+from .report import FrameTap, write_report
 
 __all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo", "sigterm_raises"]
 
@@ -54,8 +55,8 @@ def load_inputs(cfg: PipelineConfig) -> tuple[np.ndarray, Audio, Path]:
     into the video. Raises :class:`common.UserError` subclasses with one-line messages.
     """
     if cfg.video is not None:
-        source = Path(cfg.video)
-        photo = extract_first_frame(source)
+        photo = extract_first_frame(Path(cfg.video))
+        source = Path(cfg.audio if cfg.audio is not None else cfg.video)  # --audio replaces the clip's own speech
     else:
         if cfg.photo is None or cfg.audio is None:
             raise InputError("give --jpg and --audio, or --video")
@@ -176,6 +177,22 @@ def run(cfg: PipelineConfig, prepared: Prepared | None = None) -> Result:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def _dump_test_layout(cfg: PipelineConfig, dump_dir: Path, aligned: AlignedPhoto, seq: LandmarkSequence) -> None:
+    """The photo, source and per-frame landmarks the renderer used, in the original's test layout."""
+    from Module2.data.test_layout import write_test_layout
+
+    try:
+        lists = write_test_layout(dump_dir, cfg.name, aligned.image, aligned.landmarks, seq.points)
+    except OSError as exc:
+        raise OutputError(f"cannot write the test layout to {dump_dir}: {exc.strerror or exc}") from None
+    nc = 3 if cfg.module2.style == "cartoon" else 1
+    log.info("test layout for Module2/test.py in %s; from Module2/: python test.py --dataroot %s --list_dir %s "
+             "--name %s --epoch %s --model geomcgt_ifw_test --netG resnet_9blocks_rcatland32_full_ifw --netg_resb_div 3 "
+             "--netg_resb_disp 3 --output_nc %d --serial_batches --imagefolder %s --blendbg 1 --num_test 10000 "
+             "--checkpoints_dir %s", dump_dir, cfg.name, lists, cfg.exp, cfg.epoch, nc, cfg.name,
+             Path(cfg.module2.checkpoints_dir).resolve())
+
+
 def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path,
                 prepared: Prepared | None = None) -> Result:
     pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
@@ -193,8 +210,9 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
     video_name = f"output_{cfg.postfix}.mp4"
     run_dir = cfg.run_dir
     try:
-        _encode(stage / video_name, renderer.render(seq), len(seq), cfg.module2.size, renderer.channels,
-                cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
+        tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
+        _encode(stage / video_name, tap.observe(render_frames(renderer, rend_name, seq)), len(seq), cfg.module2.size,
+                renderer.channels, cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
         seq.save_frames(stage / "landmarks")
         previews = (draw_landmarks(p) for p in seq.points)
         _encode(stage / "landmark_seq.mp4", previews, len(seq), 512, 3, cfg.fps, audio_source,
@@ -202,7 +220,7 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
         # Phones come from the predictor's own recognition (procedural only), never a second pass.
-        write_report(stage / "report.html", stage / video_name, seq, audio,
+        write_report(stage / "report.html", stage / video_name, seq, audio, tap=tap,
                      phones=getattr(predictor, "phones", None), title=cfg.name,
                      info={"landmarks": pred_name, "frames by": rend_name, "style": cfg.module2.style,
                            "size": f"{cfg.module2.size} px", "seed": str(cfg.seed)})
@@ -216,6 +234,8 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
         raise OutputError(f"cannot write to {run_dir}: {exc.strerror or exc}") from None
 
     log.info("wrote %s (%d frames, %.2f s)", run_dir / video_name, len(seq), len(seq) / cfg.fps)
+    if cfg.dump_data is not None:
+        _dump_test_layout(cfg, cfg.dump_data, aligned, seq)
     return Result(
         video=run_dir / video_name,
         landmarks_dir=run_dir / "landmarks",

@@ -111,7 +111,7 @@ def get_transform(
     opt: argparse.Namespace,
     params: dict | None = None,
     grayscale: bool = False,
-    method: int = Image.BICUBIC,
+    method: int = Image.Resampling.BICUBIC,
     convert: bool = True,
 ) -> Callable[[Image.Image], torch.Tensor | Image.Image]:
     """The PIL → tensor pipeline of CycleGAN's ``get_transform`` for ``opt.preprocess``.
@@ -142,9 +142,9 @@ def get_transform(
         steps.append(lambda im: _make_power_2(im, 4, method))
     if not opt.no_flip:
         if params is None:
-            steps.append(lambda im: im.transpose(Image.FLIP_LEFT_RIGHT) if random.random() < 0.5 else im)
+            steps.append(lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if random.random() < 0.5 else im)
         elif params["flip"]:
-            steps.append(lambda im: im.transpose(Image.FLIP_LEFT_RIGHT))
+            steps.append(lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
 
     def apply(img: Image.Image):
         for step in steps:

@@ -158,7 +158,7 @@ class UMLVDIFWDataset(BaseDataset):
             rx, ry, rs = self._window_fractions()
             x1, x2, y1, y2 = round(rx * L), round((rx + rs) * L), round(ry * L), round((ry + rs) * L)
         else:
-            x1, x2, y1, y2 = win
+            x1, x2, y1, y2 = (int(v) for v in win)  # only their int() is used below
         lo_x, hi_x = max(0, int(x2) - c), min(L - c, int(x1))
         lo_y, hi_y = max(0, int(y2) - c), min(L - c, int(y1))
         x = random.randint(lo_x, hi_x) if lo_x <= hi_x else (0 if hi_x < 0 else L - c)
@@ -177,13 +177,13 @@ class UMLVDIFWDataset(BaseDataset):
         if not Path(path).is_file():
             raise InputError(f"image not found: {path}")
         img = Image.open(path).convert("L" if grey else "RGB")
-        return get_transform(self.opt, params, grayscale=grey)(img)
+        return cast(torch.Tensor, get_transform(self.opt, params, grayscale=grey)(img))
 
     def _mask(self, path: str, params: dict) -> torch.Tensor:
         if not Path(path).is_file():
             raise InputError(f"mask not found: {path}")
         img = Image.open(path).convert("L")
-        return to_tensor(get_transform(self.opt, params, grayscale=True, convert=False)(img))
+        return to_tensor(cast(Image.Image, get_transform(self.opt, params, grayscale=True, convert=False)(img)))
 
     def _lm(self, path: str, params: dict, image_path: str) -> np.ndarray:
         w = Image.open(image_path).size[0]
@@ -299,5 +299,5 @@ def _shift_mask(mask: torch.Tensor, shift: np.ndarray) -> torch.Tensor:
     """Translate a (1,H,W) mask by ``shift = (dx, dy)`` pixels (affine grid, zero fill)."""
     _, h, w = mask.shape
     theta = torch.tensor([[1, 0, -2 * shift[0] / w], [0, 1, -2 * shift[1] / h]], dtype=torch.float32).unsqueeze(0)
-    grid = F.affine_grid(theta, (1, 1, h, w), align_corners=False)
+    grid = F.affine_grid(theta, [1, 1, h, w], align_corners=False)
     return F.grid_sample(mask.unsqueeze(0), grid, align_corners=False)[0]

@@ -105,7 +105,7 @@ class UMLVDFWTestDataset(BaseDataset):
 
     # -- pieces ----------------------------------------------------------------------------------
     def _photo_tensor(self, img: Image.Image) -> torch.Tensor:
-        img = img.convert("RGB").resize((self.load_size, self.load_size), Image.BICUBIC)
+        img = img.convert("RGB").resize((self.load_size, self.load_size), Image.Resampling.BICUBIC)
         if self.crop_size < self.load_size:  # crop at (0, 0): test time never moves the crop
             img = img.crop((0, 0, self.crop_size, self.crop_size))
         return pil_to_normalized_tensor(img)

@@ -17,15 +17,19 @@ How to add a model (CycleGAN convention, explicit registration):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from common import Registry
+
+if TYPE_CHECKING:
+    from .base_model import BaseModel
 
 __all__ = ["MODELS", "create_model", "get_option_setter", "find_model_using_name"]
 
 MODELS: Registry = Registry("model")
 
 
-def find_model_using_name(model_name: str) -> type:
+def find_model_using_name(model_name: str) -> type[BaseModel]:
     """The model class registered as ``model_name`` (unknown names list the valid ones)."""
     return MODELS.get(model_name)
 

@@ -47,6 +47,10 @@ class GANLoss(nn.Module):
     ``wgangp``: ∓mean of the prediction.
     """
 
+    real_label: torch.Tensor  # buffers, registered in __init__
+    fake_label: torch.Tensor
+    loss: nn.Module | None
+
     def __init__(self, gan_mode: str = "lsgan", target_real_label: float = 1.0, target_fake_label: float = 0.0):
         super().__init__()
         self.register_buffer("real_label", torch.tensor(target_real_label))

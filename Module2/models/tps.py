@@ -71,7 +71,9 @@ def interpolate_spline(
     dt = query_points.dtype
     w, v = sol[:, :n].to(dt), sol[:, n:].to(dt)
     q, cq = query_points, train_points.to(dt)
-    r2 = sum((q[..., i : i + 1] - cq[..., i].unsqueeze(1)).square() for i in range(d))
+    r2 = (q[..., 0:1] - cq[..., 0].unsqueeze(1)).square()
+    for i in range(1, d):
+        r2 = r2 + (q[..., i : i + 1] - cq[..., i].unsqueeze(1)).square()
     rbf = _phi(r2, order) @ w
     lin = q @ v[:, :d] + v[:, d:]
     return (rbf + lin).to(train_values.dtype)

@@ -71,6 +71,7 @@ class ClassicRenderer(Renderer):
         super().__init__(cfg)
         self._base: np.ndarray | None = None
         self._warp: PiecewiseAffineWarp | None = None
+        self._paper: int | tuple[int, ...] = 255
 
     def prepare(self, photo: np.ndarray, source: np.ndarray) -> None:
         """Stylise ``photo`` (512×512×3 uint8 RGB) once and build the mesh on ``source`` (68, 2)."""
@@ -108,7 +109,12 @@ class ClassicRenderer(Renderer):
         return self._frames(points)
 
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        assert self._warp is not None and self._base is not None  # render_points checked prepare ran
+        warp, base = self._warp, self._base
         cartoon = self.cfg.style == "cartoon"
+        interior: int | tuple[int, int, int]
+        teeth: int | tuple[int, int, int]
+        tongue: int | tuple[int, int, int]
         if cartoon:
             interior, teeth, tongue = _MOUTH_RGB, _TEETH_RGB, _TONGUE_RGB
         else:
@@ -118,8 +124,8 @@ class ClassicRenderer(Renderer):
             pts = pts512 * self._scale
             m = similarity_transform(src_stable, pts[_STABLE])
             ring = apply_transform(m, self._ring)
-            frame = self._warp.warp(self._base, self._mesh(pts, ring), border_value=self._paper)
-            gap = inner_lip_gap(pts512)
+            frame = warp.warp(base, self._mesh(pts, ring), border_value=self._paper)
+            gap = float(inner_lip_gap(pts512))
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
                 draw_inner_mouth(frame, pts, interior, teeth, opacity=opacity, tongue=tongue)

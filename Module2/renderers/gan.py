@@ -10,9 +10,9 @@ replaced by the model's weight-free stand-ins.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -36,7 +36,7 @@ NETG = "resnet_9blocks_rcatland32_full_ifw"
 WORK_SIZE = 256
 
 
-def generator_width(state: dict, path: object = "checkpoint") -> tuple[int, int]:
+def generator_width(state: Mapping[str, Any], path: object = "checkpoint") -> tuple[int, int]:
     """``(ngf, output_nc)`` of a ``resnet_9blocks_rcatland32_full_ifw`` state dict.
 
     ngf = output channels of the photo branch's first 7×7 conv (``model_tri10.1``);

@@ -32,8 +32,8 @@ def save_image(image: np.ndarray, path: str | os.PathLike, aspect_ratio: float =
     img = Image.fromarray(image)
     h, w = image.shape[:2]
     if aspect_ratio > 1.0:
-        img = img.resize((h, int(w * aspect_ratio)), Image.BICUBIC)
+        img = img.resize((h, int(w * aspect_ratio)), Image.Resampling.BICUBIC)
     elif aspect_ratio < 1.0:
-        img = img.resize((int(h / aspect_ratio), w), Image.BICUBIC)
+        img = img.resize((int(h / aspect_ratio), w), Image.Resampling.BICUBIC)
     img.save(path)
 

@@ -55,7 +55,7 @@ class Visualizer:
         self.port = int(getattr(opt, "display_port", 8097))
         self.env = str(getattr(opt, "display_env", "main"))
         self.saved = False
-        self.vis = None
+        self.vis: Any = None  # visdom.Visdom once connected (visdom is untyped)
         self._notified = False
         self.plot_data: dict = {}
         self.expr_dir = Path(opt.checkpoints_dir) / opt.name

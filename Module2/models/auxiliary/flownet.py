@@ -120,6 +120,7 @@ class _FlowUnetBlock(nn.Module):
             feats: list[torch.Tensor] = []
             flows: list[torch.Tensor] = []
         else:
+            assert self.submodule is not None  # only the innermost block has none
             x_, feats, flows = self.submodule(self.down(x))
             x_ = self.up(x_)
         x_out = x_ if self.outermost else torch.cat((x, x_), 1)
@@ -182,6 +183,7 @@ class FlowUnet(nn.Module):
                 outermost=level == 0,
                 innermost=level == num_scale - 1,
             )
+        assert block is not None  # num_scale >= 1
         self.unet_block = block
         self.nf_out = min(max_nf, nc)
         self.predict_vis = nn.Sequential(nn.LeakyReLU(0.1), nn.Conv2d(self.nf_out, 3, kernel_size=3, stride=1, padding=1))

@@ -77,6 +77,7 @@ class _HourGlassBlock(nn.Module):
 
     _NAMES = ("ConvBlock1_1", "ConvBlock1_2", "ConvBlock2_1", "ConvBlock2_2", "ConvBlock3_1", "ConvBlock3_2",
               "ConvBlock4_1", "ConvBlock4_2", "ConvBlock5", "ConvBlock6", "ConvBlock7", "ConvBlock8", "ConvBlock9")
+    ConvBlock5: _ConvBlock  # registered by name in __init__ (state-dict keys)
 
     def __init__(self, dim_in: int, dim_out: int) -> None:
         super().__init__()
@@ -270,9 +271,9 @@ class ResnetGenerator(nn.Module):
         style = self.FC(pooled.reshape(b, -1))
 
         # Decoder blocks take the encoder statistics in reverse order (deepest first).
-        for block, c in zip((self.DecodeBlock1, self.DecodeBlock2, self.DecodeBlock3, self.DecodeBlock4),
-                            reversed(content)):
-            x = block(x, c, style)
+        for dec, c in zip((self.DecodeBlock1, self.DecodeBlock2, self.DecodeBlock3, self.DecodeBlock4),
+                          reversed(content)):
+            x = dec(x, c, style)
         x = self.UpBlock2(self.UpBlock1(x))
         x = self.HourGlass4(self.HourGlass3(x))
         return self.ConvBlock2(x), cam_logit, heatmap

@@ -71,11 +71,12 @@ def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0
                 init.kaiming_normal_(weight.data, a=0, mode="fan_in")
             else:
                 init.orthogonal_(weight.data, gain=init_gain)
-            if getattr(m, "bias", None) is not None:
-                init.constant_(m.bias.data, 0.0)
+            bias = getattr(m, "bias", None)
+            if bias is not None:
+                init.constant_(bias.data, 0.0)
         elif "BatchNorm2d" in classname and weight is not None:
             init.normal_(weight.data, 1.0, init_gain)
-            init.constant_(m.bias.data, 0.0)
+            init.constant_(getattr(m, "bias").data, 0.0)  # noqa: B009 (a Module attribute mypy sees as Tensor | Module)
 
     net.apply(init_func)
     return net

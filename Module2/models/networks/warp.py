@@ -67,5 +67,5 @@ def dual_warp(x: torch.Tensor, motion: torch.Tensor, flow: torch.Tensor, mask: t
     The warp inputs are given at full resolution and resized to ``x``'s size first
     (:func:`resize_warp_inputs`).
     """
-    m, f, k = resize_warp_inputs(motion, flow, mask, tuple(x.shape[-2:]))
+    m, f, k = resize_warp_inputs(motion, flow, mask, (x.shape[-2], x.shape[-1]))
     return torch.cat([warp_motion(x, m), warp_acc_flow(x, f, k)], dim=1)
