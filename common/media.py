@@ -316,6 +316,7 @@ class VideoWriter:
                     raise FFmpegError(f"ffmpeg failed to encode {self.path.name}: {self._stderr()}")
                 if self.frames == 0:
                     raise FFmpegError(f"no frames were written to {self.path.name}")
+                assert self._tmp is not None  # set by __enter__
                 make_public(self._tmp)
                 os.replace(self._tmp, self.path)
         finally:

@@ -18,6 +18,7 @@ import argparse
 import logging
 import random
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
