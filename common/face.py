@@ -218,7 +218,8 @@ class FaceAlignmentLandmarker(Landmarker):
         preds, _, boxes = out if isinstance(out, tuple) else (out, None, None)
         faces = []
         for pts, box in zip(preds or [], boxes if boxes is not None else []):
-            faces.append(Face(box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])), score=float(box[4]) if len(box) > 4 else 1.0,
+            x0, y0, x1, y1 = (float(v) for v in box[:4])
+            faces.append(Face(box=(x0, y0, x1, y1), score=float(box[4]) if len(box) > 4 else 1.0,
                               landmarks=np.asarray(pts, dtype=np.float32)[:, :2].copy()))
         return faces
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from typing import Any
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
