@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import Any
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
