@@ -10,17 +10,16 @@ the phones that shaped the lips, and three figures:
 * **mouth–loudness correlation**: Pearson r of the inner-lip gap and the RMS per frame;
 * **p/b/m closures**: how many recognised bilabials have the lips closed at some frame.
 
-Images are embedded as base64 PNG, plots drawn with matplotlib's object API (no pyplot:
-no global state, safe in the web app's worker threads).
+The contact sheet is embedded as base64 PNG and the plot as inline SVG: the page needs nothing
+else, and no plotting library is imported (matplotlib alone costs more than a short run's chain).
 """
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import cv2
 import numpy as np
 
 from common import Audio, LandmarkSequence
-from common.media import iter_frames, probe
+from common.media import iter_frames
 
 __all__ = [
     "ReportMetrics",
@@ -38,6 +37,7 @@ __all__ = [
     "correlation",
     "exclusion_mask",
     "flicker",
+    "FrameTap",
     "count_closures",
     "contact_sheet",
     "BILABIALS",
@@ -54,6 +54,8 @@ _GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _CLOSED_SHARE = 0.15
 # ... or at most this many pixels of the 512 aligned photo.
 _CLOSED_PX = 2.0
+# Flicker is measured on frames area-averaged to at most this many pixels across.
+FLICKER_SIZE = 256
 # A bilabial's closure may fall this much before/after its recognised segment (lips anticipate).
 _CLOSURE_SLACK_S = 0.04
 
@@ -100,11 +102,7 @@ def _hull(mask: np.ndarray, pts: np.ndarray, margin: int) -> None:
         cv2.polylines(mask, [hull], True, 1, thickness=2 * margin + 1)
 
 
-def exclusion_mask(points: Sequence[np.ndarray], shape: tuple[int, int], margin: int | None = None) -> np.ndarray:
-    """Bool (H, W) mask of the lower face (jaw 2–14 and lips) and the eyes of every (68, 2) shape given.
-
-    Each region is its convex hull grown by ``margin`` pixels (default 3 % of the frame's side).
-    """
+def _mask_u8(points: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, int], margin: int | None = None) -> np.ndarray:
     h, w = shape
     m = int(round(0.03 * max(h, w))) if margin is None else int(margin)
     mask = np.zeros((h, w), np.uint8)
@@ -113,7 +111,80 @@ def exclusion_mask(points: Sequence[np.ndarray], shape: tuple[int, int], margin:
         _hull(mask, p[_JAW + _LIPS], m)
         for eye in _EYES:
             _hull(mask, p[eye], m)
-    return mask.astype(bool)
+    return mask
+
+
+def exclusion_mask(points: Sequence[np.ndarray], shape: tuple[int, int], margin: int | None = None) -> np.ndarray:
+    """Bool (H, W) mask of the lower face (jaw 2–14 and lips) and the eyes of every (68, 2) shape given.
+
+    Each region is its convex hull grown by ``margin`` pixels (default 3 % of the frame's side).
+    """
+    return _mask_u8(points, shape, margin).astype(bool)
+
+
+class FrameTap:
+    """Watches frames on their way to the encoder: flicker outside mouth and eyes, and sampled frames.
+
+    ``points`` (T, 68, 2) are the landmarks of the frames, in pixels of the 512 aligned photo
+    (scaled to the frames' width unless ``scale`` is given); ``n_thumbs`` frames evenly spread
+    over the T frames are kept (copies) for the contact sheet. Flicker is measured on frames
+    area-averaged down to at most :data:`FLICKER_SIZE` pixels, so ``--size`` 256 and 512 give
+    comparable numbers and the tap stays cheap beside rendering.
+    """
+
+    def __init__(self, points: np.ndarray, fps: float, n_thumbs: int = 12, scale: float | None = None) -> None:
+        self.points = np.asarray(points, np.float64)
+        self.fps = float(fps)
+        self.scale = scale
+        T = len(self.points)
+        self._want = set(np.linspace(0, T - 1, min(n_thumbs, T)).round().astype(int).tolist()) if T else set()
+        self.samples: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.count = 0
+        self._prev: np.ndarray | None = None
+        self._prev_mask: np.ndarray | None = None
+        self._shrink = 1
+        self._total = 0.0
+        self._pairs = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        """Take the next frame: uint8 (H, W) grey or (H, W, 3) RGB."""
+        t, self.count = self.count, self.count + 1
+        f = np.asarray(frame)
+        if t == 0:
+            if self.scale is None:
+                self.scale = f.shape[1] / 512.0
+            self._shrink = max(1, int(max(f.shape[:2]) // FLICKER_SIZE))
+        if t in self._want:
+            self.samples.append(f.copy())
+            self.labels.append(f"#{t} {t / self.fps:.2f}s")
+        if t >= len(self.points):
+            return
+        g = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f
+        k = self._shrink
+        if k > 1:
+            g = cv2.resize(g, (g.shape[1] // k, g.shape[0] // k), interpolation=cv2.INTER_AREA)
+        elif g is f:
+            g = f.copy()  # a renderer may hand out the same buffer for every frame
+        assert self.scale is not None
+        mask = _mask_u8([self.points[t] * (self.scale / k)], g.shape, int(round(0.03 * max(f.shape[:2]) / k)))
+        if self._prev is not None and self._prev_mask is not None:
+            keep = 1 - cv2.bitwise_or(mask, self._prev_mask)
+            if keep.any():
+                self._total += float(cv2.mean(cv2.absdiff(g, self._prev), mask=keep)[0])
+                self._pairs += 1
+        self._prev, self._prev_mask = g, mask
+
+    def observe(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pass ``frames`` through unchanged, taking each one."""
+        for frame in frames:
+            self.add(frame)
+            yield frame
+
+    @property
+    def flicker(self) -> float:
+        """Mean absolute grey-level change (0–255) between consecutive frames outside mouth and eyes."""
+        return self._total / self._pairs if self._pairs else 0.0
 
 
 def flicker(frames: Iterable[np.ndarray], points: np.ndarray) -> float:
@@ -126,23 +197,10 @@ def flicker(frames: Iterable[np.ndarray], points: np.ndarray) -> float:
 
     Returns 0 for fewer than two frames.
     """
-    pts = np.asarray(points, np.float64)
-    prev: np.ndarray | None = None
-    total, pairs = 0.0, 0
-    for t, frame in enumerate(frames):
-        if t >= len(pts):
-            break
-        g = np.asarray(frame)
-        if g.ndim == 3:
-            g = cv2.cvtColor(g, cv2.COLOR_RGB2GRAY)
-        if prev is not None:
-            keep = ~exclusion_mask((pts[t - 1], pts[t]), g.shape)
-            if keep.any():
-                diff = cv2.absdiff(g, prev)
-                total += float(diff[keep].mean())
-                pairs += 1
-        prev = g
-    return total / pairs if pairs else 0.0
+    tap = FrameTap(points, 25.0, n_thumbs=0, scale=1.0)
+    for frame in frames:
+        tap.add(frame)
+    return tap.flicker
 
 
 def _closed_threshold(gap: np.ndarray) -> float:
@@ -199,84 +257,112 @@ def _shown_phone(phone: str) -> str | None:
     return None if p in ("SIL", "~", "?", "") or p.startswith("+") or p.startswith("<") else p
 
 
+def _nice_step(span: float, target: int) -> float:
+    """A 1/2/5×10^k tick step giving about ``target`` ticks over ``span``."""
+    raw = max(span, 1e-12) / max(target, 1)
+    mag = 10.0 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1.0, 2.0, 5.0, 10.0) if m * mag >= raw)
+
+
 def _plot(gap: np.ndarray, rms: np.ndarray, fps: float, phones: Sequence[tuple[str, float, float]] | None,
           thr: float) -> str:
-    """The mouth/loudness plot as base64 PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The mouth/loudness plot as inline SVG (drawn by the browser: sharp, small, no plotting library)."""
+    T = gap.size
+    duration = max(T / fps, 1.0 / fps)
+    W = int(min(9000, max(900, 150 * duration)))
+    H, left, right, top, bottom = 320, 64, 72, 46, 58
+    pw, ph = W - left - right, H - top - bottom
+    gmax = max(float(gap.max()) if T else 0.0, thr, 1.0) * 1.1
+    rmax = max(float(rms.max()) if T else 0.0, 1e-6) * 1.1
 
-    t = np.arange(gap.size) / fps
-    duration = gap.size / fps
-    fig = Figure(figsize=(min(40.0, max(9.0, 1.6 * duration)), 4.0), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(t, gap, color="#b0203c", lw=1.4, label="inner-lip gap (px @512)")
-    ax.axhline(thr, color="#b0203c", lw=0.6, ls=":", label="closed below")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("mouth opening (px)", color="#b0203c")
-    ax.set_xlim(0, max(duration, 1.0 / fps))
-    # Head-room above the curve for the phone labels.
-    ax.set_ylim(0, max(float(gap.max()), thr, 1.0) * 1.3)
-    ax2 = ax.twinx()
-    ax2.fill_between(t, 0, rms, color="#3060c0", alpha=0.25, step="mid", label="speech RMS")
-    ax2.set_ylabel("speech RMS", color="#3060c0")
-    ax2.set_ylim(0, max(float(rms.max()) * 1.25, 1e-6))
+    def x(t: float) -> float:
+        return left + pw * t / duration
+
+    def yg(v: float) -> float:
+        return top + ph * (1.0 - v / gmax)
+
+    def yr(v: float) -> float:
+        return top + ph * (1.0 - v / rmax)
+
+    out = [f'<svg id="mouth-plot" width="{W}" height="{H}" '
+           f'viewBox="0 0 {W} {H}" font-family="system-ui, sans-serif" font-size="11">',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#999"/>']
     if phones:
-        top = ax.get_ylim()[1]
         for phone, start, end in phones:
             label = _shown_phone(phone)
             if label is None:
                 continue
-            bil = label in BILABIALS
-            if bil:
-                ax.axvspan(start, end, color="#e0a000", alpha=0.25, lw=0)
-            ax.text((start + end) / 2, top * 0.98, label, ha="center", va="top", fontsize=6,
-                    color="#a06000" if bil else "#333333", rotation=90, clip_on=False)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=7,
-              frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+            x0, x1 = x(max(0.0, start)), x(min(duration, end))
+            if label in BILABIALS:
+                out.append(f'<rect class="bilabial" x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1.0):.1f}" '
+                           f'height="{ph}" fill="#e0a000" fill-opacity="0.25"/>')
+            colour = "#a06000" if label in BILABIALS else "#444"
+            xm = (x0 + x1) / 2
+            out.append(f'<text class="phone" x="{xm:.1f}" y="{top - 4}" font-size="9" fill="{colour}" '
+                       f'transform="rotate(-90 {xm:.1f} {top - 4})">{html.escape(label)}</text>')
+    # Speech RMS: a step area per frame; mouth opening: one point per frame.
+    steps = [f"{x(0):.1f},{yr(0):.1f}"]
+    for i, v in enumerate(rms):
+        steps.append(f"{x(i / fps):.1f},{yr(float(v)):.1f} {x((i + 1) / fps):.1f},{yr(float(v)):.1f}")
+    steps.append(f"{x(T / fps):.1f},{yr(0):.1f}")
+    out.append(f'<polygon id="rms" points="{" ".join(steps)}" fill="#3060c0" fill-opacity="0.25"/>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yg(thr):.1f}" y2="{yg(thr):.1f}" stroke="#b0203c" '
+               'stroke-dasharray="2 3" stroke-width="0.8"/>')
+    pts = " ".join(f"{x((i + 0.5) / fps):.1f},{yg(float(v)):.1f}" for i, v in enumerate(gap))
+    out.append(f'<polyline id="gap" points="{pts}" fill="none" stroke="#b0203c" stroke-width="1.5"/>')
+    # Axes: time below, mouth opening left, RMS right.
+    step = _nice_step(duration, int(pw / 90))
+    t = 0.0
+    while t <= duration + 1e-9:
+        out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="#666"/>'
+                   f'<text x="{x(t):.1f}" y="{top + ph + 16}" text-anchor="middle">{t:g}</text>')
+        t = round(t + step, 9)
+    for vmax, ypos, anchor, xpos, fmt in ((gmax, yg, "end", left - 6, "{:g}"), (rmax, yr, "start", left + pw + 6, "{:.2g}")):
+        vstep = _nice_step(vmax, 5)
+        v = 0.0
+        while v <= vmax + 1e-12:
+            out.append(f'<text x="{xpos}" y="{ypos(v) + 4:.1f}" text-anchor="{anchor}">{fmt.format(v)}</text>')
+            v = round(v + vstep, 12)
+    out.append(f'<text x="{left + pw / 2:.0f}" y="{H - 24}" text-anchor="middle">time (s)</text>')
+    out.append(f'<text x="14" y="{top + ph / 2:.0f}" text-anchor="middle" fill="#b0203c" '
+               f'transform="rotate(-90 14 {top + ph / 2:.0f})">mouth opening (px @512)</text>')
+    out.append(f'<text x="{W - 12}" y="{top + ph / 2:.0f}" text-anchor="middle" fill="#3060c0" '
+               f'transform="rotate(90 {W - 12} {top + ph / 2:.0f})">speech RMS</text>')
+    out.append(f'<text x="{left}" y="{H - 6}" fill="#555">red: inner-lip gap (dotted: closed below); '
+               'blue: speech RMS per frame; orange: recognised p/b/m</text>')
+    out.append("</svg>")
+    return "\n".join(out)
 
 
 def _fmt(value: float | int | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def write_report(path: str | Path, video: str | Path, seq: LandmarkSequence, audio: Audio, *,
-                 phones: Sequence[tuple[str, float, float]] | None = None, title: str = "",
-                 n_thumbs: int = 12, info: dict[str, str] | None = None) -> ReportMetrics:
-    """Write the quality report of ``video`` (made from ``seq`` and ``audio``) to ``path``.
+def write_report(path: str | Path, video: str | Path | None, seq: LandmarkSequence, audio: Audio, *,
+                 tap: FrameTap | None = None, phones: Sequence[tuple[str, float, float]] | None = None,
+                 title: str = "", n_thumbs: int = 12, info: dict[str, str] | None = None) -> ReportMetrics:
+    """Write the quality report of a video made from ``seq`` and ``audio`` to ``path``.
 
     Args:
         path: the HTML file to write.
-        video: the rendered mp4 (frames are read back from it, as a viewer sees them).
+        video: the rendered mp4; its frames are read back (through :func:`common.media.iter_frames`)
+            unless ``tap`` already watched them on their way to the encoder.
         seq: the landmark sequence (pixels of the 512 aligned photo) the video was rendered from.
         audio: the speech.
+        tap: a :class:`FrameTap` that saw every frame (the pipeline's way: no second decode).
         phones: ``(phone, start_s, end_s)`` segments that shaped the lips, if the predictor has them.
         title: page heading; ``info``: extra rows for the run table (back-ends, options).
     """
     T, fps = len(seq), float(seq.fps)
     gap = inner_lip_gap(seq.points)
     rms = rms_per_frame(audio, fps, T)
-    want = set(np.unique(np.linspace(0, T - 1, min(n_thumbs, T)).round().astype(int)).tolist())
-
-    samples: list[np.ndarray] = []
-    labels: list[str] = []
-
-    def frames() -> Iterable[np.ndarray]:
-        for i, frame in enumerate(iter_frames(video)):
-            if i in want:
-                samples.append(frame)
-                labels.append(f"#{i} {i / fps:.2f}s")
-            yield frame
-
-    # Landmarks are in 512-pixel aligned-photo units; the frames may be smaller (--size 256).
-    scale = probe(video, count_frames=False).width / 512.0
-    flick = flicker(frames(), seq.points * scale)
+    if tap is None:
+        if video is None:
+            raise ValueError("write_report needs the video or a FrameTap that saw its frames")
+        tap = FrameTap(seq.points, fps, n_thumbs)
+        for frame in iter_frames(video):
+            tap.add(frame)
+    flick, samples, labels = tap.flicker, tap.samples, tap.labels
     corr = correlation(gap, rms)
     bil = found = None
     if phones is not None:
@@ -317,7 +403,7 @@ img {{ display: block; max-width: none; }}
 {table}
 </table>
 <h2>Mouth opening and speech loudness</h2>
-<div class="scroll"><img id="mouth-plot" alt="mouth opening against loudness" src="data:image/png;base64,{plot}"></div>
+<div class="scroll">{plot}</div>
 <h2>Contact sheet</h2>
 <img id="contact-sheet" alt="frames of the video" src="data:image/png;base64,{_png_b64(sheet)}">
 <script type="application/json" id="metrics">{json.dumps(asdict(metrics))}</script>

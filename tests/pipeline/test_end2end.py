@@ -59,7 +59,8 @@ def drawing_run(tmp_path_factory, example_photo, speech_pause_speech):
 def test_products(drawing_run):
     run_dir, audio_path, proc = drawing_run
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "config_drawing--ep70.json", "landmark_seq.mp4", "landmarks", "output_drawing--ep70.mp4", "photo.png"]
+        "config_drawing--ep70.json", "landmark_seq.mp4", "landmarks", "output_drawing--ep70.mp4", "photo.png",
+        "report.html"]
     assert "procedural" in proc.stderr and "classic" in proc.stderr  # says which back-ends and why
     assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")]  # no staging left
     photo = cv2.imread(str(run_dir / "photo.png"))
