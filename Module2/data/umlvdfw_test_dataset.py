@@ -90,7 +90,7 @@ class UMLVDFWTestDataset(BaseDataset):
         if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
             raise ValueError(f"photo must be (H, W, 3) uint8 RGB; got {photo.shape} {photo.dtype}")
         self = cls()
-        self.opt = None
+        self.opt = None  # type: ignore[assignment]  # built from arrays: there are no options
         self.load_size, self.crop_size = int(load_size), int(crop_size)
         self.max_size = float("inf")
         size = image_size or (photo.shape[1], photo.shape[0])

@@ -72,6 +72,7 @@ class GANLoss(nn.Module):
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         if self.gan_mode == "wgangp":
             return -prediction.mean() if target_is_real else prediction.mean()
+        assert self.loss is not None  # set for every mode but wgangp
         return self.loss(prediction, self.get_target_tensor(prediction, target_is_real))
 
 
