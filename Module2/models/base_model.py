@@ -95,7 +95,7 @@ class BaseModel(ABC):
             self.forward()
             self.compute_visuals()
 
-    def compute_visuals(self) -> None:
+    def compute_visuals(self) -> None:  # noqa: B027 (an optional hook, empty on purpose)
         """Extra visuals for display (none by default)."""
 
     def get_image_paths(self) -> list[str]:

@@ -29,9 +29,11 @@ class NLayerDiscriminator(nn.Module):
         mult = 1
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
-            seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=2, padding=padw, bias=use_bias), norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
+            seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=2, padding=padw, bias=use_bias),
+                    norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
         prev, mult = mult, min(2**n_layers, 8)
-        seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=1, padding=padw, bias=use_bias), norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
+        seq += [nn.Conv2d(ndf * prev, ndf * mult, kw, stride=1, padding=padw, bias=use_bias),
+                norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
         seq += [nn.Conv2d(ndf * mult, 1, kw, stride=1, padding=padw)]
         self.model = nn.Sequential(*seq)
 

@@ -37,7 +37,8 @@ def _up_and_out(ngf4: int, output_nc: int, norm_layer: NormLayer, use_bias: bool
     layers: list[nn.Module] = []
     c = ngf4
     for _ in range(2):
-        layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias), norm_layer(c // 2), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
+                   norm_layer(c // 2), nn.ReLU(True)]
         c //= 2
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, output_nc, 7, padding=0), nn.Tanh()]
     return layers
