@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from common import Audio, LandmarkSequence
+from common.ibug68 import inner_lip_gap  # re-exported (was defined here)
 from common.media import iter_frames
 
 __all__ = [
@@ -49,7 +50,6 @@ _JAW = list(range(2, 15))
 _LIPS = list(range(48, 60))
 _EYES = (list(range(36, 42)), list(range(42, 48)))
 # Inner-lip pairs (upper, lower) across the mouth.
-_GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
 # The lips count as closed when the gap is at most this share of the clip's wide-open gap (95th pct) ...
 _CLOSED_SHARE = 0.15
 # ... or at most this many pixels of the 512 aligned photo.
@@ -71,13 +71,6 @@ class ReportMetrics:
     bilabials: int | None
     closures_found: int | None
     phones: int | None
-
-
-def inner_lip_gap(points: np.ndarray) -> np.ndarray:
-    """(T,) mean distance between the upper and lower inner lip (pixels of the landmarks) of (T, 68, 2) points."""
-    p = np.asarray(points, dtype=np.float64)
-    gaps = [np.linalg.norm(p[:, a] - p[:, b], axis=1) for a, b in _GAP_PAIRS]
-    return np.mean(gaps, axis=0)
 
 
 def rms_per_frame(audio: Audio, fps: float, n: int) -> np.ndarray:
