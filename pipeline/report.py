@@ -49,7 +49,6 @@ BILABIALS = ("P", "B", "M")
 _JAW = list(range(2, 15))
 _LIPS = list(range(48, 60))
 _EYES = (list(range(36, 42)), list(range(42, 48)))
-# Inner-lip pairs (upper, lower) across the mouth.
 # The lips count as closed when the gap is at most this share of the clip's wide-open gap (95th pct) ...
 _CLOSED_SHARE = 0.15
 # ... or at most this many pixels of the 512 aligned photo.
