@@ -22,6 +22,8 @@ __all__ = [
     "similarity_transform",
     "apply_transform",
     "head_ring",
+    "jaw_anchors",
+    "JAW_ANCHORED",
     "border_points",
     "PiecewiseAffineWarp",
 ]
@@ -30,7 +32,7 @@ __all__ = [
 # per-frame similarity of these carries the head ring, so speech (jaw, lips) and blinks
 # (lids) never tug the hair.
 STABLE_POINTS: tuple[int, ...] = (
-    0, 1, 2, 14, 15, 16,                       # upper jaw
+    0, 1, 15, 16,                              # upper jaw (2 and 14 follow the mouth a little)
     17, 18, 19, 20, 21, 22, 23, 24, 25, 26,    # brows
     27, 28, 29, 30, 31, 32, 33, 34, 35,        # nose
     36, 39, 42, 45,                            # eye corners
@@ -126,6 +128,38 @@ def head_ring(source: np.ndarray, n: int = 12, size: int | None = None, margin: 
     if size is not None:
         m = margin * size
         pts = np.clip(pts, m, size - 1 - m)
+    return pts.astype(np.float32)
+
+
+JAW_ANCHORED = tuple(range(3, 14))  # the jaw points that get an anchor outside them
+
+
+def jaw_anchors(source: np.ndarray, distance: float | np.ndarray | None = None, size: int | None = None) -> np.ndarray:
+    """Points just outside the lower jaw (:data:`JAW_ANCHORED`, 3–13), one per jaw point: float32 (11, 2).
+
+    Each lies ``distance`` px (a scalar or one per point; default 0.35 × the eye distance) out
+    from its jaw point along the contour's outward normal. Moved rigidly with the head while
+    the jaw points follow the mouth, they confine the jaw's stretch to a thin band: the neck,
+    the collar and hair beside the jaw no longer move as the mouth opens. ``size`` clamps
+    them into the frame.
+    """
+    p = _check_points(source, "source", 68)
+    jaw = p[:17]
+    eye_d = float(np.linalg.norm(p[42:48].mean(0) - p[36:42].mean(0)))
+    dist = np.broadcast_to(np.asarray(0.35 * eye_d if distance is None else distance, np.float64),
+                           (len(JAW_ANCHORED),))
+    centre = p[27:36].mean(0)  # the nose: inside the face whatever the pose
+    out = []
+    for d, i in zip(dist, JAW_ANCHORED):
+        t = jaw[i + 1] - jaw[i - 1]
+        n = np.array([t[1], -t[0]])
+        n /= max(float(np.linalg.norm(n)), 1e-6)
+        if np.dot(n, jaw[i] - centre) < 0:
+            n = -n
+        out.append(jaw[i] + d * n)
+    pts = np.asarray(out)
+    if size is not None:
+        pts = np.clip(pts, 1.0, size - 2.0)
     return pts.astype(np.float32)
 
 

@@ -44,6 +44,8 @@ __all__ = [
     "landmark_strokes",
     "inner_lip_gap",
     "draw_inner_mouth",
+    "draw_open_mouth",
+    "MOUTH_STYLES",
     "erase_inner_mouth",
 ]
 
@@ -511,6 +513,106 @@ def draw_inner_mouth(
     fill = fill + (col_e - fill) * (a_edge[..., None] if img.ndim == 3 else a_edge)
     am = a_mouth[..., None] if img.ndim == 3 else a_mouth
     roi[...] = np.clip(roi + (fill - roi) * am + 0.5, 0, 255).astype(np.uint8)
+    return img
+
+
+# Open-mouth palettes: interior, teeth, tongue, outline (grey levels for the drawing, RGB for the cartoon).
+MOUTH_STYLES: dict[str, dict[str, tuple[int, ...]]] = {
+    "drawing": {"interior": (28,), "teeth": (252,), "tongue": (28,), "ink": (15,)},
+    "cartoon": {"interior": (122, 28, 44), "teeth": (250, 248, 242), "tongue": (214, 96, 110), "ink": (58, 18, 24)},
+}
+
+
+def _smooth01(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def draw_open_mouth(image: np.ndarray, landmarks: np.ndarray, style: str = "drawing", opacity: float = 1.0,
+                    scale: float | None = None) -> np.ndarray:
+    """Draw the open mouth the way the style draws it, in place.
+
+    ``drawing``: a flat dark interior inside bold ink lip lines, and the upper teeth as a white
+    band (with an ink edge) once the gap is wide. ``cartoon``: flat colours, a pink-red mouth
+    with a clear row of white upper teeth and a flat tongue, inside a dark outline. The
+    interior is the closed spline through 60–67; the teeth band hangs from the upper inner
+    lip. For a small gap (an f or v: lower lip under the teeth) the band fills most of it.
+    Every size and opacity is a smooth function of the landmarks, so nothing pops between
+    frames. ``scale`` = image side / 512 by default. Returns ``image``.
+    """
+    img = np.asarray(image)
+    lms = _check_landmarks(landmarks)
+    if style not in MOUTH_STYLES:
+        raise ValueError(f"style must be one of {sorted(MOUTH_STYLES)}; got {style!r}")
+    opacity = float(np.clip(opacity, 0.0, 1.0))
+    if opacity <= 0.0:
+        return img
+    pal = MOUTH_STYLES[style]
+    s = img.shape[0] / 512.0 if scale is None else float(scale)
+    inner = lms[60:68]
+    h, w = img.shape[:2]
+    pad = int(np.ceil(4 * s)) + 3
+    x0 = int(max(0, np.floor(inner[:, 0].min()) - pad))
+    y0 = int(max(0, np.floor(inner[:, 1].min()) - pad))
+    x1 = int(min(w, np.ceil(inner[:, 0].max()) + pad + 1))
+    y1 = int(min(h, np.ceil(inner[:, 1].max()) + pad + 1))
+    if x1 <= x0 or y1 <= y0:
+        return img
+    off = np.array([x0, y0], np.float32)
+    loop = catmull_rom(inner - off, samples=8, closed=True)
+    loop16 = np.round(loop * 16).astype(np.int32)
+    shape = (y1 - y0, x1 - x0)
+    mouth = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mouth, [loop16], 255, cv2.LINE_AA, 4)
+    gap = float(inner_lip_gap(lms))
+    width = float(np.linalg.norm(lms[64] - lms[60]))
+    # Teeth: nearly the whole gap when it is small (f, v), then a band of at most 0.13 × width.
+    band = min(gap * (0.85 - 0.45 * _smooth01((gap - 4.0 * s) / (10.0 * s))), 0.13 * width)
+    upper = catmull_rom(lms[60:65] - off, samples=8)
+    lower_edge = upper + np.array([0.0, band], np.float32)
+    tmask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(tmask, [np.round(np.concatenate([upper, lower_edge[::-1]]) * 16).astype(np.int32)], 255,
+                 cv2.LINE_AA, 4)
+    a_mouth = mouth.astype(np.float32) / 255.0
+    a_teeth = np.minimum(tmask, mouth).astype(np.float32) / 255.0
+    layers = [(pal["interior"], a_mouth)]
+    if style == "cartoon":
+        # A flat tongue: the lower part of the opening, in from the corners.
+        lower = catmull_rom(lms[[64, 65, 66, 67, 60]] - off, samples=8)
+        cx = float(lower[:, 0].mean())
+        tongue_top = lower.copy()
+        tongue_top[:, 1] -= 0.3 * gap
+        tongue_top[:, 0] = cx + 0.6 * (tongue_top[:, 0] - cx)
+        tpoly = np.concatenate([lower, tongue_top[::-1]])
+        tg = np.zeros(shape, np.uint8)
+        cv2.fillPoly(tg, [np.round(tpoly * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        a_tongue = np.minimum(tg, mouth).astype(np.float32) / 255.0 * _smooth01((gap - 8.0 * s) / (10.0 * s))
+        layers.append((pal["tongue"], a_tongue))
+    layers.append((pal["teeth"], a_teeth))
+    # Ink: the teeth's lower edge (drawing) and a bold line round the opening.
+    edge = np.zeros(shape, np.uint8)
+    if style == "drawing":
+        cv2.polylines(edge, [np.round(lower_edge * 16).astype(np.int32)], False, 255,
+                      max(1, int(round(1.2 * s))), cv2.LINE_AA, 4)
+        edge = np.minimum(edge, mouth)
+    ink_w = 2.6 if style == "drawing" else 1.8
+    cv2.polylines(edge, [loop16], True, 255, max(1, int(round(ink_w * s))), cv2.LINE_AA, 4)
+    layers.append((pal["ink"], edge.astype(np.float32) / 255.0 * _smooth01(gap / (6.0 * s))))
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    cover = np.zeros(shape, np.float32)
+    out = roi.copy()
+    for colour, alpha in layers:
+        c = np.asarray(colour, np.float32)
+        if img.ndim == 2:
+            c = np.float32(c.mean())
+            out = out + (c - out) * alpha
+        else:
+            c = np.broadcast_to(c, (3,))
+            out = out + (c - out) * alpha[..., None]
+        cover = np.maximum(cover, alpha)
+    a = cover * opacity
+    res = roi + (out - roi) * (a if img.ndim == 2 else a[..., None])
+    img[y0:y1, x0:x1] = np.clip(res + 0.5, 0, 255).astype(np.uint8)
     return img
 
 

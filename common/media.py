@@ -122,12 +122,42 @@ def decode_audio(path: str | os.PathLike, sample_rate: int = 16000, max_seconds:
     if raw.size < channels:
         raise AudioError(f"audio {path.name} is empty (no samples decoded)")
     pcm = raw[: raw.size - raw.size % channels].reshape(-1, channels).astype(np.int16)
-    # Plain average of the channels (ffmpeg's own downmix adds +3 dB per channel).
-    samples = np.mean(pcm.astype(np.float32) / np.float32(32768), axis=1)
+    del proc, raw  # ffmpeg's output buffer: long speech is tens of MB
+    samples, keep = _downmix(pcm)
+    if keep is not None:
+        log.warning("audio %s: its channels cancel out when mixed (antiphase stereo); using channel %d",
+                    path.name, keep + 1)
+        pcm = np.ascontiguousarray(pcm[:, keep:keep + 1])
     audio = DecodedAudio(samples, int(sample_rate), pcm16=pcm)
     if max_seconds is not None and audio.duration > max_seconds:
         raise AudioError(f"audio {path.name} is longer than --max_seconds {max_seconds:g} s")
     return audio
+
+
+def _downmix(pcm: np.ndarray, block: int = 1 << 18) -> tuple[np.ndarray, int | None]:
+    """Mono float32 samples of int16 ``pcm`` (N, C), block by block (no whole-signal float copies).
+
+    The plain average of the channels (ffmpeg's own downmix adds +3 dB per channel), unless
+    they cancel out (the mix is 20 dB below the loudest channel: antiphase stereo, right = -left),
+    where the loudest channel alone is the speech. Returns ``(samples, channel kept or None)``.
+    """
+    n, c = pcm.shape
+    out = np.empty(n, dtype=np.float32)
+    power = np.zeros(c, dtype=np.float64)
+    mixed = 0.0
+    scale = np.float32(32768)
+    for a in range(0, n, block):
+        part = pcm[a:a + block].astype(np.float32) / scale
+        out[a:a + block] = np.mean(part, axis=1)
+        if c > 1:
+            power += np.square(part, dtype=np.float64).sum(axis=0)
+            mixed += float(np.square(out[a:a + block], dtype=np.float64).sum())
+    if c > 1 and power.max() > 0 and mixed < 0.01 * power.max():  # amplitude ratio below 0.1 = -20 dB
+        keep = int(np.argmax(power))
+        for a in range(0, n, block):
+            out[a:a + block] = pcm[a:a + block, keep].astype(np.float32) / scale
+        return out, keep
+    return out, None
 
 
 def _audio_channels(path: Path) -> int:

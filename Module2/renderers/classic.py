@@ -29,16 +29,18 @@ from common.landmarks import check_points
 
 from ..config import RenderConfig
 from ..geometry import (
+    JAW_ANCHORED,
     STABLE_POINTS,
     PiecewiseAffineWarp,
     apply_transform,
     border_points,
     head_ring,
+    jaw_anchors,
     similarity_transform,
 )
 from ..stylize import (
     cartoonize,
-    draw_inner_mouth,
+    draw_open_mouth,
     erase_inner_mouth,
     inner_lip_gap,
     landmark_strokes,
@@ -54,11 +56,10 @@ PHOTO_SIZE = FRAME
 MOUTH_OPEN_PX = 2.5  # inner-lip gap (px at 512) above which the inner mouth is filled
 MOUTH_FADE_PX = 3.0  # ... reaching full opacity this many px later
 _N_RING = 12
+# Jaw-anchor band (px at 512): at least _ANCHOR_MIN_PX, _ANCHOR_GAIN × the jaw point's largest drop
+# off the head beyond that, at most _ANCHOR_MAX_PX.
+_ANCHOR_MIN_PX, _ANCHOR_GAIN, _ANCHOR_MAX_PX = 4.0, 1.6, 80.0
 _STABLE = np.asarray(STABLE_POINTS)
-
-# Inner-mouth colours: drawing (grey levels) and cartoon (RGB).
-_MOUTH_GREY, _TEETH_GREY, _TONGUE_GREY = 80, 250, 160
-_MOUTH_RGB, _TEETH_RGB, _TONGUE_RGB = (105, 30, 38), (246, 243, 236), (168, 72, 80)
 
 
 @RENDERERS.register("classic")
@@ -93,11 +94,43 @@ class ClassicRenderer(Renderer):
         # The photo's own teeth would stay behind when the mouth closes: paint them out
         # once; the per-frame fill draws the interior wherever the mouth is open.
         erase_inner_mouth(self._base, self._src, grow=3.0 * float(self._scale))
-        self._ring = head_ring(self._src, _N_RING, size=size)
+        self._head_ring = head_ring(self._src, _N_RING, size=size)
         self._border = border_points(size)
-        self._warp = PiecewiseAffineWarp(self._mesh(self._src, self._ring), size)
+        self._anchor_d: np.ndarray | None = None
+        self._set_anchors(np.full(len(JAW_ANCHORED), _ANCHOR_MIN_PX * float(self._scale)))
         self._source_512 = src.copy()
         log.debug("classic: %s at %d px, %d triangles", self.cfg.style, size, len(self._warp.triangles))
+
+    def _set_anchors(self, distance: np.ndarray) -> None:
+        """Rebuild the mesh with the jaw anchors ``distance`` px (one per anchored jaw point) out."""
+        if self._anchor_d is not None and np.allclose(distance, self._anchor_d, atol=0.5):
+            return
+        self._anchor_d = np.asarray(distance, np.float64)
+        # The ring (hair) and the jaw anchors (neck, collar) move with the head only.
+        anchors = jaw_anchors(self._src, distance, size=self.cfg.size)
+        self._ring = np.concatenate([self._head_ring, anchors])
+        self._warp = PiecewiseAffineWarp(self._mesh(self._src, self._ring), self.cfg.size)
+
+    def _fit_anchors(self, points: np.ndarray) -> None:
+        """Set the jaw-anchor band per jaw point from how far that point moves off the head in ``points``.
+
+        The band must be wider than the jaw's largest drop (else its triangles fold) but no
+        wider: everything beyond it (neck, collar, hair) moves with the head only.
+        """
+        pts = np.asarray(points, np.float64) * float(self._scale)
+        if pts.ndim != 3 or len(pts) == 0:
+            return
+        src = self._src.astype(np.float64)
+        stable = src[_STABLE]
+        jaw = list(JAW_ANCHORED)
+        step = max(1, len(pts) // 400)  # a subsample is plenty for a maximum over a smooth track
+        drop = np.zeros(len(jaw))
+        for p in pts[::step]:
+            m = similarity_transform(stable, p[_STABLE]).astype(np.float64)
+            rigid = src[jaw] @ m[:, :2].T + m[:, 2]
+            drop = np.maximum(drop, np.linalg.norm(p[jaw] - rigid, axis=1))
+        s = float(self._scale)
+        self._set_anchors(np.clip(_ANCHOR_GAIN * drop + _ANCHOR_MIN_PX * s, _ANCHOR_MIN_PX * s, _ANCHOR_MAX_PX * s))
 
     def _mesh(self, pts: np.ndarray, ring: np.ndarray) -> np.ndarray:
         return np.concatenate([pts, ring, self._border]).astype(np.float32)
@@ -106,19 +139,13 @@ class ClassicRenderer(Renderer):
         """Yield one uint8 frame per (68, 2) entry of ``points`` (landmarks in 512-px coordinates)."""
         if self._warp is None or self._base is None:
             raise RuntimeError("ClassicRenderer.render called before prepare")
+        self._fit_anchors(points)
         return self._frames(points)
 
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
         assert self._warp is not None and self._base is not None  # render_points checked prepare ran
         warp, base = self._warp, self._base
-        cartoon = self.cfg.style == "cartoon"
-        interior: int | tuple[int, int, int]
-        teeth: int | tuple[int, int, int]
-        tongue: int | tuple[int, int, int]
-        if cartoon:
-            interior, teeth, tongue = _MOUTH_RGB, _TEETH_RGB, _TONGUE_RGB
-        else:
-            interior, teeth, tongue = _MOUTH_GREY, _TEETH_GREY, _TONGUE_GREY
+        style = "cartoon" if self.cfg.style == "cartoon" else "drawing"
         src_stable = self._src[_STABLE]
         for pts512 in points:
             pts = pts512 * self._scale
@@ -128,6 +155,6 @@ class ClassicRenderer(Renderer):
             gap = float(inner_lip_gap(pts512))
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
-                draw_inner_mouth(frame, pts, interior, teeth, opacity=opacity, tongue=tongue)
+                draw_open_mouth(frame, pts, style, opacity=opacity, scale=float(self._scale))
             landmark_strokes(frame, pts, scale=float(self._scale))
             yield frame
