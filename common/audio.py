@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Audio"]
+__all__ = ["Audio", "level_dbfs"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class Audio:
 
     def resampled(self, sample_rate: int) -> Audio:
         """The same speech at ``sample_rate`` (soxr high quality, as librosa's ``soxr_hq``)."""
-        if int(sample_rate) == self.sample_rate or self.samples.size == 0:
-            return Audio(self.samples.copy(), int(sample_rate))
+        if int(sample_rate) == self.sample_rate:
+            return self  # immutable: sharing the samples costs nothing (long speech is tens of MB)
+        if self.samples.size == 0:
+            return Audio(self.samples, int(sample_rate))
         import soxr  # imported here: librosa's resample path costs ~1 s of import time
 
         y = soxr.resample(self.samples, self.sample_rate, int(sample_rate), quality="HQ")
@@ -44,7 +46,19 @@ class Audio:
 
     def rms_dbfs(self) -> float:
         """Root-mean-square level in dB relative to full scale (-inf for digital silence)."""
-        if len(self.samples) == 0:
-            return float("-inf")
-        rms = float(np.sqrt(np.mean(np.square(self.samples, dtype=np.float64))))
-        return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+        return level_dbfs(self.samples)
+
+
+def level_dbfs(samples: np.ndarray, block: int = 1 << 20) -> float:
+    """RMS level of ``samples`` (any shape; float in [-1, 1]) in dBFS, -inf for digital silence.
+
+    Summed in float64 block by block: no whole-signal float64 copy of long speech.
+    """
+    flat = np.asarray(samples).reshape(-1)
+    if flat.size == 0:
+        return float("-inf")
+    total = 0.0
+    for a in range(0, flat.size, block):
+        total += float(np.square(flat[a:a + block], dtype=np.float64).sum())
+    rms = float(np.sqrt(total / flat.size))
+    return 20.0 * float(np.log10(rms)) if rms > 0 else float("-inf")
