@@ -22,6 +22,8 @@ class Module1Config:
     load_a2l_G_name: Path = CHECKPOINT_DIR / "ckpt_speaker_branch.pth"
     load_a2l_C_name: Path = CHECKPOINT_DIR / "ckpt_content_branch.pth"
     module1_constants: Path | None = None
+    #: "autovc" (AutoVC content features, the released branches) or "mel" (branches trained on the plain mel)
+    feature: str = "autovc"
     amp_lip_x: float = 2.0
     amp_lip_y: float = 2.0
     amp_pos: float = 0.5

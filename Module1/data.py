@@ -4,20 +4,27 @@ Dataset format (a folder; written by ``python -m Module1.prepare``, read by ``Mo
 ``Module1.train_speaker``)::
 
     <dataset>/
-      index.json          {"format": "module1-a2l/1", "fps": 62.5, "feature": "autovc" | "mel",
+      index.json          {"format": "module1-a2l/2", "fps": 62.5, "feature": "autovc" | "mel",
+                           "f0_setting": "M" | "F" | null, "mean_std": "mean_std.txt",
+                           "std_face": "std_face.txt", "anchor": "anchor_t_shape.txt",
                            "clips": [{"name": str, "file": "clips/<name>.npz", "frames": T}, ...]}
+      mean_std.txt        160 numbers: per-dimension mean then population std of ``au`` over every
+                          frame of every clip (the layout of MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt)
+      std_face.txt        68×3 reference face in the normalised frame (the original's STD_FACE_LANDMARKS
+                          when prepare was given the constant files, else the dataset's mean face)
+      anchor_t_shape.txt  9×3 T-shape every frame was registered to (unit eye distance)
       clips/<name>.npz    one file per talking-face clip, all at 62.5 frames/s:
-                            fls  float32 (T, 204)  68 landmarks (x, y, z) per frame in Module1's normalised
-                                                   frame (Module1.face.norm_input_face with one scale/shift
-                                                   per clip, z = 0.1·z of STD_FACE_LANDMARKS)
-                            au   float32 (T, 80)   audio feature, NOT standardised: the AutoVC-converted mel
-                                                   (feature "autovc") or the front end's mel S ("mel")
-                            emb  float32 (256,)    resemblyzer speaker embedding of the clip
+                            fls        float32 (T, 204)  68 landmarks (x, y, z) per frame, normalised per
+                                                         frame: outer eye corners at x = ∓0.5, y down
+                            reg_fls    float32 (T, 204)  the same registered rigidly to the anchor T-shape
+                            rot_trans  float32 (T, 3, 4) [R | t] of that registration
+                            rot_quat   float32 (T, 4)    quaternion of R (x, y, z, w)
+                            au         float32 (T, 80)   audio feature, NOT standardised: the AutoVC output
+                                                         (feature "autovc") or the front end's mel S ("mel")
+                            emb        float32 (256,)    resemblyzer embedding of the normalised speech
 
-``feature`` records whether AutoVC conversion was applied (``prepare`` falls back to the mel alone when
-no AutoVC checkpoint is present). The trainers standardise ``au`` with MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt
-as the original does. Windows follow the original: for a clip of T frames, window i = frames
-``[i, i+18)`` for i = 0 … T−19, the target of window i is its first landmark frame ``fls[i]``.
+Windows follow the original: for a clip of T frames, window i = frames ``[i, i+18)`` for
+i = 0 … T−19; the target of window i is its first landmark frame.
 """
 from __future__ import annotations
 
@@ -31,10 +38,10 @@ import numpy as np
 from common import InputError
 from common.fs import atomic_path
 
-__all__ = ["WINDOW", "FORMAT", "Clip", "windows", "read_dataset", "write_clip", "write_index"]
+__all__ = ["WINDOW", "FORMAT", "Clip", "Dataset", "windows", "read_dataset", "write_clip", "write_index"]
 
 WINDOW = 18  # frames per audio window
-FORMAT = "module1-a2l/1"
+FORMAT = "module1-a2l/2"
 
 
 def windows(x: np.ndarray, size: int = WINDOW) -> np.ndarray:
@@ -50,46 +57,86 @@ def windows(x: np.ndarray, size: int = WINDOW) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(view, -1, 1))
 
 
+_ARRAYS = {"fls": (204,), "reg_fls": (204,), "rot_trans": (3, 4), "rot_quat": (4,), "au": (80,)}
+
+
 @dataclass(frozen=True)
 class Clip:
     """One clip of the dataset (see the module docstring for the meaning of the arrays)."""
 
     name: str
     fls: np.ndarray
+    reg_fls: np.ndarray
+    rot_trans: np.ndarray
+    rot_quat: np.ndarray
     au: np.ndarray
     emb: np.ndarray
 
 
-def write_clip(folder: str | os.PathLike, name: str, fls: np.ndarray, au: np.ndarray, emb: np.ndarray) -> dict:
-    """Write ``clips/<name>.npz`` atomically and return its index entry."""
-    fls = np.asarray(fls, np.float32)
-    au = np.asarray(au, np.float32)
-    emb = np.asarray(emb, np.float32).reshape(-1)
-    if fls.ndim != 2 or fls.shape[1] != 204 or au.ndim != 2 or au.shape[1] != 80 or fls.shape[0] != au.shape[0]:
-        raise ValueError(f"clip {name}: need fls (T,204) and au (T,80) of equal T; got {fls.shape}, {au.shape}")
-    if emb.shape != (256,):
-        raise ValueError(f"clip {name}: emb must have 256 values; got {emb.shape}")
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset: its clips, feature kind, statistics and reference shapes."""
+
+    clips: list[Clip]
+    feature: str
+    f0_setting: str | None
+    mean_std: np.ndarray  # (160,)
+    std_face: np.ndarray  # (68, 3)
+    anchor: np.ndarray  # (9, 3)
+
+
+def write_clip(folder: str | os.PathLike, name: str, **arrays: np.ndarray) -> dict:
+    """Write ``clips/<name>.npz`` (arrays ``fls``, ``reg_fls``, ``rot_trans``, ``rot_quat``, ``au``, ``emb``)
+    atomically and return its index entry."""
+    arr = {k: np.asarray(arrays[k], np.float32) for k in (*_ARRAYS, "emb")}
+    t = arr["fls"].shape[0]
+    for k, shape in _ARRAYS.items():
+        if arr[k].shape != (t, *shape):
+            raise ValueError(f"clip {name}: {k} must have shape (T, {', '.join(map(str, shape))}); got {arr[k].shape}")
+    arr["emb"] = arr["emb"].reshape(-1)
+    if arr["emb"].shape != (256,):
+        raise ValueError(f"clip {name}: emb must have 256 values; got {arr['emb'].shape}")
     rel = f"clips/{name}.npz"
     with atomic_path(Path(folder) / rel) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, fls=fls, au=au, emb=emb)
-    return {"name": name, "file": rel, "frames": int(fls.shape[0])}
+            np.savez(fh, **arr)  # type: ignore[arg-type]  # numpy's stub reads **kwds as allow_pickle
+    return {"name": name, "file": rel, "frames": int(t)}
 
 
-def write_index(folder: str | os.PathLike, clips: list[dict], feature: str) -> Path:
-    """Write ``index.json`` atomically."""
+def write_index(folder: str | os.PathLike, clips: list[dict], feature: str, f0_setting: str | None,
+                mean_std: np.ndarray, std_face: np.ndarray, anchor: np.ndarray) -> Path:
+    """Write ``index.json`` and the three small text files beside it (atomically)."""
     if feature not in ("autovc", "mel"):
         raise ValueError(f"feature must be 'autovc' or 'mel'; got {feature!r}")
-    path = Path(folder) / "index.json"
+    folder = Path(folder)
+    for name, values in (("mean_std.txt", mean_std), ("std_face.txt", std_face), ("anchor_t_shape.txt", anchor)):
+        with atomic_path(folder / name) as tmp:
+            np.savetxt(tmp, np.asarray(values, np.float64).reshape(-1, 1 if name == "mean_std.txt" else 3))
+    path = folder / "index.json"
+    meta = {"format": FORMAT, "fps": 62.5, "feature": feature, "f0_setting": f0_setting, "mean_std": "mean_std.txt",
+            "std_face": "std_face.txt", "anchor": "anchor_t_shape.txt", "clips": clips}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "fps": 62.5, "feature": feature, "clips": clips}, indent=1))
+        tmp.write_text(json.dumps(meta, indent=1))
     return path
 
 
-def read_dataset(folder: str | os.PathLike) -> tuple[list[Clip], str]:
-    """Load every clip listed in ``<folder>/index.json``; returns (clips, feature kind).
+def _text(folder: Path, name: str, size: int) -> np.ndarray:
+    path = folder / name
+    if not path.is_file():
+        raise InputError(f"dataset file missing: {path}")
+    try:
+        v = np.loadtxt(path, dtype=np.float64).reshape(-1)
+    except ValueError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    if v.size != size:
+        raise InputError(f"{path} holds {v.size} numbers; expected {size}")
+    return v
 
-    Raises :class:`InputError` naming the problem (missing index or clip, wrong shapes).
+
+def read_dataset(folder: str | os.PathLike) -> Dataset:
+    """Load every clip listed in ``<folder>/index.json`` with the dataset's statistics.
+
+    Raises :class:`InputError` naming the problem (missing index or clip, wrong shapes, old format).
     """
     folder = Path(folder)
     index = folder / "index.json"
@@ -100,17 +147,25 @@ def read_dataset(folder: str | os.PathLike) -> tuple[list[Clip], str]:
     except ValueError as exc:
         raise InputError(f"cannot read {index}: {exc}") from None
     if meta.get("format") != FORMAT:
-        raise InputError(f"{index}: format {meta.get('format')!r} is not {FORMAT!r}")
+        raise InputError(f"{index}: format {meta.get('format')!r} is not {FORMAT!r} (run python -m Module1.prepare again)")
     clips = []
     for entry in meta.get("clips", []):
         path = folder / entry["file"]
         if not path.is_file():
             raise InputError(f"dataset clip missing: {path}")
         with np.load(path) as z:
-            fls, au, emb = z["fls"].astype(np.float32), z["au"].astype(np.float32), z["emb"].astype(np.float32)
-        if fls.ndim != 2 or fls.shape[1] != 204 or au.shape != (fls.shape[0], 80) or emb.shape != (256,):
-            raise InputError(f"dataset clip {path}: bad shapes fls {fls.shape}, au {au.shape}, emb {emb.shape}")
-        clips.append(Clip(entry["name"], fls, au, emb))
+            try:
+                arr = {k: z[k].astype(np.float32) for k in (*_ARRAYS, "emb")}
+            except KeyError as exc:
+                raise InputError(f"dataset clip {path} lacks {exc}") from None
+        t = arr["fls"].shape[0]
+        bad = [k for k, shape in _ARRAYS.items() if arr[k].shape != (t, *shape)]
+        if bad or arr["emb"].shape != (256,):
+            raise InputError(f"dataset clip {path}: bad shapes of {', '.join(bad) or 'emb'}")
+        clips.append(Clip(entry["name"], **arr))
     if not clips:
         raise InputError(f"dataset {folder} lists no clips")
-    return clips, str(meta.get("feature", "autovc"))
+    return Dataset(clips=clips, feature=str(meta.get("feature")), f0_setting=meta.get("f0_setting"),
+                   mean_std=_text(folder, meta.get("mean_std", "mean_std.txt"), 160),
+                   std_face=_text(folder, meta.get("std_face", "std_face.txt"), 204).reshape(68, 3),
+                   anchor=_text(folder, meta.get("anchor", "anchor_t_shape.txt"), 27).reshape(9, 3))

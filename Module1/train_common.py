@@ -1,44 +1,54 @@
-"""Shared training loop of the two landmark branches (``Module1.train_content``, ``Module1.train_speaker``).
+"""What MakeItTalk's two landmark trainers share (TRAINING §2–§5): data loading, windowing, the reference face,
+the random start crop, segments, losses, checkpoints, resume, logging.
 
-Follows the original recipe: one clip per step, the clip's windows (Module1.data) in segments of 512
-(shorter than 10 skipped), a random start offset in [0, B/5) per clip in training, the clip's
-face_id = its most closed-lip frame (smallest inner-lip area among every 10th window start), Adam with
-``--lr`` and ``--reg_lr`` as weight decay. Losses: L2 between predicted and true landmarks plus
-``--lambda_laplacian_smooth_loss`` × L2 between their Laplacian coordinates (each point minus the mean of
-its two contour neighbours). Checkpoints are written atomically in the released layout
-(``{key: state_dict, 'optimizer': …, 'epoch': n, 'loss_history': […]}``) after every epoch, so the
-predictor loads them and ``--resume`` continues from them.
+- Clips are ordered once by Python ``random.Random(0).shuffle`` (the original's ``random.seed(0)``) and
+  visited in that order every epoch, ``--batch_size`` clips at a time (their windows concatenated).
+- The audio feature is standardised with the dataset's own ``mean_std.txt`` (``--mean_std`` overrides it,
+  e.g. with the released MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt to fine-tune the released weights); the
+  statistics and the reference face travel inside every checkpoint, so the predictor uses the same ones.
+- Windows of 18 frames, the target of a window being its first landmark frame; segments of 512 windows, a
+  segment of fewer than 10 skipped, one Adam step per segment.
+- Checkpoints (with ``--write``): ``<root_dir>/ckpt/<name>/ckpt_last_epoch.pth`` after every pass and
+  ``ckpt_e_<epoch>.pth`` every ``--ckpt_epoch_freq`` epochs, in the released layout (``{key: state_dict,
+  'epoch': e}``) plus what ``--resume`` needs (optimizer, loss history) and the data statistics.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import random
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from common import UserError
-from common.checkpoint import load_state_dict, read_checkpoint, save_atomic
+from common import InputError, UserError
+from common.checkpoint import read_checkpoint, save_atomic
 from common.device import select_device
-from common.ibug68 import INNER_LIPS, polygon_area
 
-from .config import CHECKPOINT_DIR
-from .constants import load_constants
-from .data import read_dataset, windows
+from .data import Clip, Dataset, read_dataset, windows
+from .registration import mouth_fan_area, register_to
 
 __all__ = [
     "add_common_args",
     "laplacian",
-    "landmark_loss",
+    "lip_weighted_l1",
+    "laplacian_l1",
+    "motion_l1",
     "closed_lip_index",
-    "prepare_clips",
-    "train",
+    "reference_face",
+    "Batch",
+    "Trainer",
     "main_guard",
+    "xavier_init",
     "NEIGHBOURS",
+    "SEGMENT",
+    "MIN_SEGMENT",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,7 +56,7 @@ log = logging.getLogger(__name__)
 SEGMENT = 512
 MIN_SEGMENT = 10
 
-# contour neighbours (left, right) of every point for the Laplacian term (open contours repeat an end)
+# contour neighbours (a, b) of every point for the Laplacian term; open contours repeat their single neighbour
 _N1 = ([1] + list(range(0, 16)) + [18] + list(range(17, 21)) + [23] + list(range(22, 26)) + [28]
        + list(range(27, 35)) + [41] + list(range(36, 41)) + [47] + list(range(42, 47)) + [59]
        + list(range(48, 59)) + [67] + list(range(60, 67)))
@@ -54,124 +64,285 @@ _N2 = (list(range(1, 17)) + [15] + list(range(18, 22)) + [20] + list(range(23, 2
        + list(range(28, 36)) + [34] + list(range(37, 42)) + [36] + list(range(43, 48)) + [42]
        + list(range(49, 60)) + [48] + list(range(61, 68)) + [60])
 NEIGHBOURS: tuple[list[int], list[int]] = (_N1, _N2)
+_LIP_COLS = list(range(48 * 3, 68 * 3))
 
 
-def add_common_args(p: argparse.ArgumentParser, save_default: Path) -> None:
-    """Options shared by both trainers."""
+def _store_false(p: argparse.ArgumentParser, flag: str, what: str) -> None:
+    p.add_argument(flag, action="store_false", default=True, help=f"{what} is ON; this flag turns it OFF")
+
+
+def add_common_args(p: argparse.ArgumentParser, *, lr: float, reg_lr: float, ckpt_epoch_freq: int) -> None:
+    """Options both trainers share, with MakeItTalk's names; defaults differ per trainer where the original's do."""
     p.add_argument("--dataset", required=True, type=Path,
-                   help="dataset folder with index.json and clips/*.npz (format: see Module1/data.py)")
-    p.add_argument("--save_name", type=Path, default=save_default,
-                   help="checkpoint written after every epoch (released layout; default: %(default)s)")
+                   help="training dataset made by python -m Module1.prepare (replaces the original's <root>/dump pickles)")
+    p.add_argument("--eval_dataset", type=Path, default=None,
+                   help="dataset of the evaluation pass after every training epoch (the original's test/val split)")
+    p.add_argument("--root_dir", type=Path, default=Path("runs/module1"),
+                   help="run folder: checkpoints go to <root_dir>/ckpt/<name>/ (default: %(default)s)")
+    p.add_argument("--name", default="tmp", help="run name (default: %(default)s)")
+    p.add_argument("--train", action="store_true", help="train; without it, one evaluation pass (the original's test())")
+    p.add_argument("--write", action="store_true", help="save checkpoints (the original saves only with --write)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from --save_name (weights, optimizer, epoch counter) if it exists")
-    p.add_argument("--nepoch", type=int, default=100, help="number of epochs to reach (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--reg_lr", type=float, default=1e-6, help="Adam weight decay (default: %(default)s)")
-    p.add_argument("--lambda_laplacian_smooth_loss", type=float, default=1.0,
-                   help="weight of the Laplacian-coordinates L2 term (default: %(default)s)")
+                   help="continue from <root_dir>/ckpt/<name>/ckpt_last_epoch.pth (weights, optimizer, epoch)")
+    p.add_argument("--nepoch", type=int, default=1001, help="epochs (default: %(default)s)")
+    p.add_argument("--batch_size", type=int, default=1, help="clips per step, windows concatenated (default: %(default)s)")
     p.add_argument("--in_batch_nepoch", type=int, default=1,
-                   help="passes over each clip per epoch, each with a new random start (default: %(default)s)")
-    p.add_argument("--module1_constants", type=Path, default=None,
-                   help="folder with MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt etc. (default: next to --save_name, "
-                        "then Module1/checkpoints)")
+                   help="passes over each batch per epoch, each with a new random start (default: %(default)s)")
+    p.add_argument("--num_window_frames", type=int, default=18, help="window length W (default: %(default)s)")
+    p.add_argument("--num_window_step", type=int, default=1, help="window step (only 1 works, as in the original)")
+    p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--reg_lr", type=float, default=reg_lr, help="Adam weight decay (default: %(default)s)")
+    p.add_argument("--lambda_laplacian_smooth_loss", type=float, default=1.0,
+                   help="> 0 enables the Laplacian L1 term (default: %(default)s)")
+    _store_false(p, "--use_reg_as_std", "registering the reference face to the STD face's T-shape")
+    p.add_argument("--ckpt_epoch_freq", type=int, default=ckpt_epoch_freq,
+                   help="save ckpt_e_<epoch>.pth every N epochs (default: %(default)s)")
+    p.add_argument("--mean_std", type=Path, default=None,
+                   help="160-number feature statistics to use instead of the dataset's mean_std.txt")
+    p.add_argument("--verbose", type=int, default=1, help="<=1: a line per batch, <=2: a line per pass (default: 1)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the clip order and start offsets")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random start crops and torch (default: 0)")
 
 
 def laplacian(v: torch.Tensor) -> torch.Tensor:
-    """Laplacian coordinates of (B, 68, 3) landmarks: p − (left + right)/2 along each contour."""
+    """Laplacian coordinates of (B, 68, 3) landmarks: p − (a + b)/2 with the contour neighbours a, b."""
     return v - 0.5 * (v[:, _N1, :] + v[:, _N2, :])
 
 
-def landmark_loss(pred: torch.Tensor, target: torch.Tensor, lambda_lap: float) -> torch.Tensor:
-    """L2 on (B, 204) landmarks + ``lambda_lap`` × L2 on their Laplacian coordinates."""
-    loss = torch.nn.functional.mse_loss(pred, target)
-    if lambda_lap > 0:
-        loss = loss + lambda_lap * torch.nn.functional.mse_loss(
-            laplacian(pred.view(-1, 68, 3)), laplacian(target.view(-1, 68, 3)))
-    return loss
+def laplacian_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean |L(P) − L(G)| over B×68×3."""
+    return torch.mean(torch.abs(laplacian(pred.reshape(-1, 68, 3)) - laplacian(target.reshape(-1, 68, 3))))
+
+
+def lip_weighted_l1(pred: torch.Tensor, target: torch.Tensor, use_lip_weight: bool = True) -> torch.Tensor:
+    """mean |P − G|·M: M is 1 except on points 48–67, weighted 1/(4g + 0.1) with g = |G66.y − G62.y| per row."""
+    err = torch.abs(pred - target)
+    if not use_lip_weight:
+        return err.mean()
+    gap = torch.abs(target[:, 66 * 3 + 1] - target[:, 62 * 3 + 1])
+    w = torch.ones_like(target)
+    w[:, _LIP_COLS] = (1.0 / (4.0 * gap + 0.1))[:, None]
+    return (err * w).mean()
+
+
+def motion_l1(pred_disp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the frame-to-frame differences of the prediction and of the target."""
+    return torch.mean(torch.abs((pred_disp[:-1] - pred_disp[1:]) - (target[:-1] - target[1:])))
 
 
 def closed_lip_index(fls: np.ndarray) -> int:
-    """Index (into ``fls``) of the frame with the smallest inner-lip area (points 60–67, x, y)."""
-    areas = [polygon_area(f.reshape(68, 3)[INNER_LIPS, :2]) for f in fls]
-    return int(np.argmin(areas))
+    """Index of the frame with the smallest inner-lip fan area (unsigned triangles; search starts at 999)."""
+    best, idx = 999.0, 0
+    for i, f in enumerate(fls):
+        a = mouth_fan_area(f)
+        if a < best:
+            best, idx = a, i
+    return idx
 
 
-def prepare_clips(args: argparse.Namespace) -> list[dict]:
-    """Load the dataset and turn each clip into windows, standardised feature and face_id (tensors on CPU)."""
-    clips, feature = read_dataset(args.dataset)
-    folder = args.module1_constants
-    if folder is None:
-        near = Path(args.save_name).parent
-        folder = near if (near / "MEAN_STD_AUTOVC_RETRAIN_MEL_AU.txt").is_file() else CHECKPOINT_DIR
-    const = load_constants(folder)
-    log.info("dataset %s: %d clips, feature %s", args.dataset, len(clips), feature)
-    out = []
-    for c in clips:
-        au = (c.au - const.mel_mean) / const.mel_std
-        fl_w, au_w = windows(c.fls), windows(au.astype(np.float32))
-        if fl_w.shape[0] < MIN_SEGMENT:
-            log.warning("clip %s is too short (%d frames) and is skipped", c.name, c.fls.shape[0])
-            continue
-        starts = fl_w[::10, 0, :]
-        face_id = starts[closed_lip_index(starts)]
-        out.append({"name": c.name, "fls": torch.from_numpy(fl_w), "au": torch.from_numpy(au_w),
-                    "emb": torch.from_numpy(c.emb), "face_id": torch.from_numpy(face_id.astype(np.float32))})
-    if not out:
-        raise UserError(f"dataset {args.dataset}: no clip is long enough (needs ≥ 28 frames)")
-    return out
+def reference_face(first_frames: np.ndarray, std_face: np.ndarray, use_reg_as_std: bool) -> np.ndarray:
+    """face_id (204,) float32: among the first frames of windows 0, 10, 20, …, the most closed mouth,
+    registered rigidly (T-shape) to ``std_face`` when ``use_reg_as_std``."""
+    cands = first_frames[::10]
+    face = cands[closed_lip_index(cands)].reshape(68, 3)
+    if use_reg_as_std:
+        face = register_to(face, std_face)
+    return np.asarray(face, np.float32).reshape(204)
 
 
-StepFn = Callable[[dict, torch.device], torch.Tensor]
+@dataclass
+class Batch:
+    """Windows of a batch of clips (already cropped), as float32 tensors on the device."""
+
+    au: torch.Tensor  # (N, 18, 80) standardised
+    fls: torch.Tensor  # (N, 18, 204)
+    reg_fls: torch.Tensor  # (N, 18, 204)
+    rot_trans: torch.Tensor  # (N, 18, 3, 4) with [I | 0] subtracted
+    rot_quat: torch.Tensor  # (N, 18, 4)
+    emb: torch.Tensor  # (N, 256)
+    face_id: torch.Tensor  # (1, 204)
+
+    def segments(self, size: int = SEGMENT) -> Iterator[Batch]:
+        """Consecutive segments of ``size`` windows; one of fewer than 10 is skipped."""
+        n = self.au.shape[0]
+        for j in range(0, n, size):
+            if min(j + size, n) - j < MIN_SEGMENT:
+                continue
+            s = slice(j, j + size)
+            yield Batch(self.au[s], self.fls[s], self.reg_fls[s], self.rot_trans[s], self.rot_quat[s], self.emb[s],
+                        self.face_id)
 
 
-def train(args: argparse.Namespace, model: torch.nn.Module, key: str, step: StepFn) -> list[float]:
-    """Run the loop; ``step(batch, device)`` returns the loss of one segment. Returns the per-epoch mean losses."""
-    device = select_device(args.device, who="--device")
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.reg_lr)
-    history: list[float] = []
-    start_epoch = 0
-    save = Path(args.save_name)
-    if args.resume and save.is_file():
-        ck = read_checkpoint(save)
-        load_state_dict(save, model, key=key)
+StepFn = Callable[[Batch, bool], dict[str, torch.Tensor]]
+
+
+class Trainer:
+    """The pass/epoch loop of both trainers; a branch supplies ``step(segment, training) → losses``.
+
+    ``losses['loss']`` is minimised; the others are logged. ``pick_face_after_crop`` is the speaker
+    trainer's order (the content trainer picks the reference face before the random crop).
+    """
+
+    def __init__(self, args: argparse.Namespace, model: torch.nn.Module, key: str, step: StepFn,
+                 params: list[torch.nn.Parameter], pick_face_after_crop: bool,
+                 extra_state: Callable[[], dict[str, Any]] | None = None) -> None:
+        if args.num_window_step != 1:
+            raise UserError("--num_window_step must be 1 (the original crashes with another step)")
+        self.seg = int(getattr(args, "segment_batch_size", SEGMENT))
+        if not 0 < self.seg <= SEGMENT:
+            raise UserError(f"--segment_batch_size must be in 1…{SEGMENT} (the positional table has {SEGMENT} rows)")
+        self.args, self.model, self.key, self.step = args, model, key, step
+        self.extra_state = extra_state or (lambda: {})
+        self.pick_after = pick_face_after_crop
+        self.device = select_device(args.device, who="--device")  # the project's one device policy
+        self.model.to(self.device)
+        self.opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.reg_lr)
+        self.ckpt_dir = Path(args.root_dir) / "ckpt" / args.name
+        self.train_set = read_dataset(args.dataset)
+        self.eval_set = read_dataset(args.eval_dataset) if args.eval_dataset else None
+        self.mean_std = self._mean_std(self.train_set)
+        self.rng = np.random.RandomState(args.seed)
+        self.history: dict[str, list[float]] = {"train": [], "eval": []}
+        self.start_epoch = 0
+        if args.resume:
+            self._resume()
+
+    # ---- data ---------------------------------------------------------------------------
+    def _mean_std(self, ds: Dataset) -> np.ndarray:
+        if self.args.mean_std is None:
+            return ds.mean_std
+        path = Path(self.args.mean_std)
+        if not path.is_file():
+            raise InputError(f"--mean_std {path} not found")
+        v = np.loadtxt(path, dtype=np.float64).reshape(-1)
+        if v.size != 160:
+            raise InputError(f"--mean_std {path} holds {v.size} numbers; expected 160")
+        return v
+
+    @property
+    def feature(self) -> str:
+        return self.train_set.feature
+
+    def _order(self, ds: Dataset) -> list[int]:
+        idx = list(range(len(ds.clips)))
+        random.Random(0).shuffle(idx)
+        return idx
+
+    def _batch(self, clips: list[Clip], ds: Dataset, training: bool) -> Batch | None:
+        w = self.args.num_window_frames
+        mean, std = self.mean_std[:80], self.mean_std[80:]
+        cat: dict[str, list[np.ndarray]] = {k: [] for k in ("au", "fls", "reg_fls", "rot_trans", "rot_quat", "emb")}
+        for c in clips:
+            n = c.fls.shape[0] - w
+            if n <= 0:
+                continue
+            cat["au"].append(windows(((c.au - mean) / std).astype(np.float32), w))
+            cat["fls"].append(windows(c.fls, w))
+            cat["reg_fls"].append(windows(c.reg_fls, w))
+            rt = c.rot_trans - np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)[None].astype(np.float32)
+            cat["rot_trans"].append(windows(rt, w))
+            cat["rot_quat"].append(windows(c.rot_quat, w))
+            cat["emb"].append(np.repeat(c.emb[None], n, axis=0))
+        if not cat["au"]:
+            return None
+        arr = {k: np.concatenate(v, axis=0) for k, v in cat.items()}
+        face = None
+        if not self.pick_after:
+            face = reference_face(arr["fls"][:, 0], ds.std_face, self.args.use_reg_as_std)
+        if training:
+            r = int(self.rng.randint(0, arr["au"].shape[0] // 5))  # the only augmentation: a random start
+            arr = {k: v[r:] for k, v in arr.items()}
+        if face is None:
+            face = reference_face(arr["fls"][:, 0], ds.std_face, self.args.use_reg_as_std)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)).to(self.device) for k, v in arr.items()}
+        return Batch(face_id=torch.from_numpy(face[None]).to(self.device), **t)
+
+    # ---- checkpoints --------------------------------------------------------------------
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {self.key: self.model.state_dict(), "epoch": epoch, "optimizer": self.opt.state_dict(),
+                "loss_history": {k: list(v) for k, v in self.history.items()},
+                "au_mean_std": torch.from_numpy(self.mean_std.astype(np.float64)), "feature": self.feature,
+                "std_face": torch.from_numpy(self.train_set.std_face.astype(np.float64).reshape(-1)),
+                **self.extra_state()}
+
+    def _save(self, tag: str, epoch: int) -> Path:
+        return save_atomic(self._state(epoch), self.ckpt_dir / f"ckpt_{tag}.pth")
+
+    def _resume(self) -> None:
+        path = self.ckpt_dir / "ckpt_last_epoch.pth"
+        if not path.is_file():
+            raise InputError(f"--resume: {path} not found")
+        ck = read_checkpoint(path)
+        self.model.load_state_dict(ck[self.key])
         if "optimizer" in ck:
-            opt.load_state_dict(ck["optimizer"])
-        start_epoch = int(ck.get("epoch", 0))
-        history = [float(v) for v in ck.get("loss_history", [])]
-        log.info("resumed %s at epoch %d", save, start_epoch)
-    clips = prepare_clips(args)
-    rng = np.random.RandomState(args.seed + start_epoch)
-    for epoch in range(start_epoch, args.nepoch):
-        model.train()
-        losses = []
-        order = rng.permutation(len(clips))
-        bar = tqdm(order, desc=f"epoch {epoch + 1}/{args.nepoch}", disable=args.quiet, leave=False)
-        for ci in bar:
-            clip = clips[ci]
-            for _ in range(args.in_batch_nepoch):
-                b0 = int(rng.randint(0, max(1, clip["fls"].shape[0] // 5)))
-                for j in range(b0, clip["fls"].shape[0], SEGMENT):
-                    fls = clip["fls"][j : j + SEGMENT]
-                    if fls.shape[0] < MIN_SEGMENT:
-                        continue
-                    batch = {"fls": fls.to(device), "au": clip["au"][j : j + SEGMENT].to(device),
-                             "emb": clip["emb"].to(device), "face_id": clip["face_id"].to(device)}
-                    loss = step(batch, device)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    losses.append(float(loss.detach()))
-                    bar.set_postfix(loss=f"{losses[-1]:.5f}")
+            self.opt.load_state_dict(ck["optimizer"])
+        hist = ck.get("loss_history", {})
+        self.history = {k: [float(x) for x in hist.get(k, [])] for k in ("train", "eval")}
+        self.start_epoch = int(ck["epoch"]) + 1
+        self.resumed_from = ck
+        print(f"resumed {path} after epoch {int(ck['epoch'])}")
+
+    # ---- passes -------------------------------------------------------------------------
+    def run_pass(self, ds: Dataset, epoch: int, training: bool) -> float:
+        """One pass over ``ds``; returns the mean loss over its segments."""
+        self.model.train(training)
+        status = "TRAIN" if training else "EVAL"
+        t0 = time.time()
+        order = self._order(ds)
+        bs = max(1, self.args.batch_size)
+        losses: list[float] = []
+        nb = (len(order) + bs - 1) // bs
+        for bi in range(nb):
+            clips = [ds.clips[i] for i in order[bi * bs : (bi + 1) * bs]]
+            for k in range(self.args.in_batch_nepoch if training else 1):
+                batch = self._batch(clips, ds, training)
+                if batch is None:
+                    continue
+                for seg in batch.segments(self.seg):
+                    with torch.set_grad_enabled(training):
+                        terms = self.step(seg, training)
+                    if training:
+                        self.opt.zero_grad()
+                        terms["loss"].backward()
+                        self.opt.step()
+                    losses.append(float(terms["loss"].detach()))
+                if self.args.verbose <= 1 and losses:
+                    print(f"{status} Epoch: #{epoch} batch #{bi}/{nb} inbatch #{k}/{self.args.in_batch_nepoch}: "
+                          f"loss {losses[-1]:.5f} " + " ".join(f"{n} {float(v):.5f}" for n, v in terms.items()
+                                                               if n != "loss"))
         mean = float(np.mean(losses)) if losses else float("nan")
-        history.append(mean)
-        save_atomic({key: model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                     "loss_history": history}, save)
-        print(f"epoch {epoch + 1}/{args.nepoch} loss {mean:.6f} -> {save}")
-    return history
+        if self.args.verbose <= 2:
+            print(f"===== {status} epoch {epoch}: mean loss {mean:.6f} ({time.time() - t0:.1f} s) =====")
+        return mean
+
+    def run(self) -> dict[str, list[float]]:
+        """``--train``: epochs ``start … nepoch−1`` of a training pass (+ an evaluation pass when an
+        evaluation set is given); otherwise one evaluation pass over the evaluation (or training) set."""
+        a = self.args
+        if not a.train:
+            ds = self.eval_set or self.train_set
+            with torch.no_grad():
+                self.history["eval"].append(self.run_pass(ds, self.start_epoch, False))
+            return self.history
+        for epoch in range(self.start_epoch, a.nepoch):
+            self.history["train"].append(self.run_pass(self.train_set, epoch, True))
+            if a.write:
+                self._save("last_epoch", epoch)
+                if epoch % a.ckpt_epoch_freq == 0:
+                    self._save(f"e_{epoch}", epoch)
+            if self.eval_set is not None:
+                with torch.no_grad():
+                    self.history["eval"].append(self.run_pass(self.eval_set, epoch, False))
+                if a.write:
+                    self._save("last_epoch", epoch)
+        return self.history
+
+
+def xavier_init(model: torch.nn.Module) -> None:
+    """Xavier-uniform on every parameter with more than one dimension (biases keep their defaults)."""
+    for p in model.parameters():
+        if p.dim() > 1:
+            torch.nn.init.xavier_uniform_(p)
 
 
 def main_guard(fn: Callable[[], object]) -> None:

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--amp_lip_y", type=number(0, 10), default=2.0, help="lip motion gain, y (MakeItTalk and the weight-free predictor)")
     lm.add_argument("--amp_pos", type=number(0, 10), default=0.5, help="MakeItTalk: head/pose motion gain")
     lm.add_argument("--emb_coef", type=number(0, 100), default=3.0, help="MakeItTalk: speaker embedding gain")
+    lm.add_argument("--feature", choices=["autovc", "mel"], default="autovc",
+                    help="MakeItTalk: audio feature of the branches: AutoVC content features (released weights), or "
+                    "the plain mel for branches trained on a `Module1.prepare --feature mel` dataset")
     lm.add_argument("--head_motion", type=number(0, 10), default=1.0,
                     help="weight-free predictor: head motion gain (0 = still head)")
     lm.add_argument("--transcript", default=None, metavar="TEXT",
@@ -147,6 +150,7 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
         amp_lip_y=ns.amp_lip_y,
         amp_pos=ns.amp_pos,
         emb_coef=ns.emb_coef,
+        feature=ns.feature,
         head_motion=ns.head_motion,
         transcript=_transcript(ns.transcript),
         device=device,

@@ -237,6 +237,23 @@ class Audio2landmarkPos(nn.Module):
             nn.Linear(256, 204),
         )
 
+    def encode(
+        self, au: torch.Tensor, emb: torch.Tensor, z: torch.Tensor, add_z_spk: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(transformer output (B, d_model), speaker code (B, spk_emb_enc_size)) of one segment.
+
+        ``add_z_spk`` adds N(0, 0.01²) noise to the speaker code, as MakeItTalk's trainer does.
+        """
+        audio_encode, _ = self.audio_content_encoder(au)
+        audio_encode = audio_encode[:, -1, :]
+        if self.use_audio_projection:
+            audio_encode = self.audio_projection(audio_encode)
+        spk_encode = self.spk_emb_encoder(emb)
+        if add_z_spk:
+            spk_encode = spk_encode + 0.01 * torch.randn_like(spk_encode)
+        comb = torch.cat((audio_encode, spk_encode, z), dim=1).unsqueeze(0)
+        return self.encoder(comb)[0], spk_encode
+
     def forward(
         self,
         au: torch.Tensor,
@@ -244,15 +261,10 @@ class Audio2landmarkPos(nn.Module):
         face_id: torch.Tensor,
         fls: torch.Tensor,
         z: torch.Tensor,
+        add_z_spk: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``au`` (B,18,80), ``emb`` (B,256), ``face_id`` (B,204), ``fls`` (B,204, unused), ``z`` (B,128)
         → (displacements (B,204), face_id[0:1], speaker code (B,128))."""
-        audio_encode, _ = self.audio_content_encoder(au)
-        audio_encode = audio_encode[:, -1, :]
-        if self.use_audio_projection:
-            audio_encode = self.audio_projection(audio_encode)
-        spk_encode = self.spk_emb_encoder(emb)
-        comb = torch.cat((audio_encode, spk_encode, z), dim=1).unsqueeze(0)
-        e_out = self.encoder(comb)[0]
+        e_out, spk_encode = self.encode(au, emb, z, add_z_spk)
         fl_pred = self.out(torch.cat((e_out, z), dim=1))
         return fl_pred, face_id[0:1, :], spk_encode

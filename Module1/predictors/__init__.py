@@ -16,14 +16,21 @@ __all__ = ["PREDICTORS", "LandmarkPredictor", "resolve_predictor", "DEFAULT_PRED
 
 
 def makeittalk_unavailable(cfg: Module1Config) -> str | None:
-    """``None`` when the released MakeItTalk files named by ``cfg`` exist, else which one is missing."""
+    """``None`` when the released MakeItTalk files named by ``cfg`` exist, else which one is missing.
+
+    With ``feature="mel"`` (branches trained by Module1's trainers on the plain mel) AutoVC is not used and the
+    statistics/reference face come from the checkpoints, so only the two branch checkpoints are needed.
+    """
+    mel = getattr(cfg, "feature", "autovc") == "mel"
     for flag, path in (
-        ("--load_AUTOVC_name", cfg.load_AUTOVC_name),
+        ("--load_AUTOVC_name", None if mel else cfg.load_AUTOVC_name),
         ("--load_a2l_C_name", cfg.load_a2l_C_name),
         ("--load_a2l_G_name", cfg.load_a2l_G_name),
     ):
-        if not Path(path).is_file():
+        if path is not None and not Path(path).is_file():
             return f"checkpoint {path} ({flag}) not found"
+    if mel:
+        return None
     missing = missing_constant(cfg.constants_dir)
     if missing is not None:
         return f"Module1 constant file {missing} not found (set --module1_constants)"

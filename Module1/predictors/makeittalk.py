@@ -31,13 +31,13 @@ import torch
 from scipy.signal import savgol_filter
 from tqdm import tqdm
 
-from common import Audio, AudioError, CheckpointError, LandmarkSequence
-from common.checkpoint import load_state_dict
+from common import Audio, AudioError, CheckpointError, LandmarkSequence, UserError
+from common.checkpoint import load_state_dict, read_checkpoint
 from common.device import select_device
 
 from .. import audio as fe
 from ..config import Module1Config
-from ..constants import load_constants
+from ..constants import load_constants, missing_constant
 from ..data import WINDOW, windows
 from ..face import (
     add_naive_eye,
@@ -186,22 +186,57 @@ class MakeItTalkPredictor(LandmarkPredictor):
         reason = self.unavailable_reason(cfg)
         if reason is not None:
             raise CheckpointError(reason)
+        if cfg.feature not in ("autovc", "mel"):
+            raise UserError(f"Module1 feature must be 'autovc' or 'mel'; got {cfg.feature!r}")
         self.device = select_device(cfg.device, who="Module1")
-        self.constants = load_constants(cfg.constants_dir)
-        self.autovc, self.content, self.speaker = load_networks(cfg, self.device)
+        self._load_statistics(cfg)
+        if cfg.feature == "mel":
+            self.autovc = None
+            self.content = load_state_dict(cfg.load_a2l_C_name, Audio2landmarkContent(), key="model_g_face_id")
+            self.speaker = load_state_dict(cfg.load_a2l_G_name, Audio2landmarkPos(), key="G",
+                                           drop_prefixes=SPEAKER_DROP_PREFIXES)
+            self.content.to(self.device).eval()
+            self.speaker.to(self.device).eval()
+        else:
+            self.autovc, self.content, self.speaker = load_networks(cfg, self.device)
         from ..speaker import SpeakerEncoder
 
         self.spk_encoder = SpeakerEncoder(device=str(self.device))
 
+    def _load_statistics(self, cfg: Module1Config) -> None:
+        """Feature mean/std and reference face: those a Module1 trainer stored in the content checkpoint
+        (its dataset's own), else the original's constant files; AutoVC's target speaker from the latter."""
+        ck = read_checkpoint(cfg.load_a2l_C_name)
+        trained = ck.get("feature")
+        if trained is not None and trained != cfg.feature:
+            raise UserError(f"{cfg.load_a2l_C_name} was trained on '{trained}' features: run with --feature {trained}")
+        consts = load_constants(cfg.constants_dir) if missing_constant(cfg.constants_dir) is None else None
+        if "au_mean_std" in ck:
+            ms = np.asarray(ck["au_mean_std"], np.float64).reshape(-1)
+            self.mel_mean, self.mel_std = ms[:80], ms[80:]
+        elif consts is not None:
+            self.mel_mean, self.mel_std = consts.mel_mean, consts.mel_std
+        else:
+            raise CheckpointError(f"no feature statistics: {cfg.load_a2l_C_name} carries none and "
+                                  f"{missing_constant(cfg.constants_dir)} is missing (set --module1_constants)")
+        if "std_face" in ck:
+            self.std_face = np.asarray(ck["std_face"], np.float64).reshape(68, 3)
+        elif consts is not None:
+            self.std_face = consts.std_face
+        else:
+            raise CheckpointError(f"no reference face: {missing_constant(cfg.constants_dir)} is missing")
+        self.target_emb = consts.target_emb if consts is not None else None
+
     # ---- stages -------------------------------------------------------------------------
     def convert(self, mel: np.ndarray, f0: np.ndarray, emb: np.ndarray) -> np.ndarray:
         """AutoVC: (T, 80) mel + (T, 257) F0 one-hot + source embedding → (T, 80) post-net mel."""
-        return autovc_convert(self.autovc, mel, f0, emb, self.constants.target_emb, self.device, self.cfg.quiet)
+        if self.autovc is None or self.target_emb is None:
+            raise UserError("AutoVC is not loaded (--feature mel)")
+        return autovc_convert(self.autovc, mel, f0, emb, self.target_emb, self.device, self.cfg.quiet)
 
     def standardise(self, autovc_out: np.ndarray) -> np.ndarray:
         """(T, 80) AutoVC output → (T, 80) float64 feature, (x − MEAN)/STD."""
-        c = self.constants
-        return (np.asarray(autovc_out) - c.mel_mean) / c.mel_std
+        return (np.asarray(autovc_out) - self.mel_mean) / self.mel_std
 
     def audio_feature(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
         """Standardised (T, 80) float64 feature and the speaker branch's (256,) embedding of ``audio``.
@@ -210,6 +245,9 @@ class MakeItTalkPredictor(LandmarkPredictor):
         that of the loudness-normalised samples (the original embeds the file before and after
         normalising it in place).
         """
+        if self.cfg.feature == "mel":  # branches trained on the plain mel (Module1.prepare --feature mel)
+            feats = fe.front_end(audio, with_f0=False)
+            return self.standardise(feats.mel.astype(np.float32)), self.spk_encoder.embed(feats.raw)
         feats = fe.front_end(audio)
         emb_raw = self.spk_encoder.embed(feats.raw)
         emb_norm = self.spk_encoder.embed(feats.normalized)
@@ -281,7 +319,7 @@ class MakeItTalkPredictor(LandmarkPredictor):
         The first T' frames are the original's; the rest cover the audio to its end (see module docstring).
         """
         tweaked = tweak_lips_eyes(np.asarray(source, np.float64)[:, :2])
-        norm, scale, shift = norm_input_face(tweaked, self.constants.std_face)
+        norm, scale, shift = norm_input_face(tweaked, self.std_face)
         face_id = norm.reshape(204)
         pred = self.predict_normalized(feature, emb, face_id, trace)
         n_orig = pred.shape[0]
