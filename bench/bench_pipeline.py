@@ -4,9 +4,9 @@
 
 Each configuration runs in its own process. Per configuration, side by side in that process:
 
-* chain     predict + render + encode as ``pipeline.run`` does it (frames rendered on the
-            cores by ``pipeline.frames.render_frames`` while ffmpeg encodes them);
-* serial    predict + render + encode with one render thread (the chain before the overlap);
+* chain     predict + render + encode as ``pipeline.run`` does it (frames rendered in a
+            background thread by ``pipeline.frames.render_frames`` while they are piped to ffmpeg);
+* serial    predict + render + encode in one thread (the chain before the overlap);
 * x264      encoding the same, already rendered frames alone (the floor the chain cannot beat);
 
 model loading, face detection and the one-time stylisation are excluded ("setup"). RTF =
@@ -49,7 +49,7 @@ def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
     from Module2 import RENDERERS, RenderConfig
     from pipeline.align import align_photo
     from pipeline.config import PipelineConfig
-    from pipeline.frames import render_frames, render_threads
+    from pipeline.frames import render_frames
     from pipeline.run import load_inputs
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -69,31 +69,31 @@ def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
                 for frame in frames:
                     w.write(frame)
 
-        def chain(threads: int | None) -> tuple[float, float]:
+        def chain(overlap: bool) -> tuple[float, float]:
             t1 = time.perf_counter()
             seq = predictor.predict(audio, aligned.landmarks, 25.0)
             t2 = time.perf_counter()
-            encode(render_frames(renderer, "classic", seq, threads), "chain.mp4")
+            encode(render_frames(renderer, seq) if overlap else renderer.render(seq), "chain.mp4")
             return t2 - t1, time.perf_counter() - t1
 
         best = {"chain": float("inf"), "serial": float("inf"), "predict": float("inf")}
         for _ in range(repeats):
-            p, c = chain(None)
+            p, c = chain(True)
             best["chain"], best["predict"] = min(best["chain"], c), min(best["predict"], p)
-            p, c = chain(1)
+            p, c = chain(False)
             best["serial"], best["predict"] = min(best["serial"], c), min(best["predict"], p)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         seq = predictor.predict(audio, aligned.landmarks, 25.0)
         frames = list(renderer.render(seq))
-        assert all(np.array_equal(a, b) for a, b in zip(frames, render_frames(renderer, "classic", seq)))
+        assert all(np.array_equal(a, b) for a, b in zip(frames, render_frames(renderer, seq), strict=True))
         x264 = float("inf")
         for _ in range(repeats):
             t3 = time.perf_counter()
             encode(frames, "x264.mp4")
             x264 = min(x264, time.perf_counter() - t3)
     return {
-        "size": size, "style": style, "seconds": seconds, "frames": len(frames), "threads": render_threads(),
+        "size": size, "style": style, "seconds": seconds, "frames": len(frames),
         "setup_s": setup, "predict_s": best["predict"], "chain_s": best["chain"], "serial_s": best["serial"],
         "x264_s": x264, "rtf_chain": best["chain"] / seconds, "rtf_serial": best["serial"] / seconds,
         "rtf_x264": x264 / seconds, "peak_rss_mb": peak,
@@ -117,10 +117,10 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--one", str(size), style, str(args.seconds),
                                   "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
-    print(f"{'size':>4} {'style':>8} {'audio s':>7} {'frames':>6} {'thr':>3} {'setup s':>7} {'predict s':>9} "
+    print(f"{'size':>4} {'style':>8} {'audio s':>7} {'frames':>6} {'setup s':>7} {'predict s':>9} "
           f"{'RTF chain':>9} {'RTF serial':>10} {'RTF x264':>8} {'chain/x264':>10} {'peak MB':>8}")
     for r in rows:
-        print(f"{r['size']:>4} {r['style']:>8} {r['seconds']:>7.1f} {r['frames']:>6} {r['threads']:>3} {r['setup_s']:>7.2f} "
+        print(f"{r['size']:>4} {r['style']:>8} {r['seconds']:>7.1f} {r['frames']:>6} {r['setup_s']:>7.2f} "
               f"{r['predict_s']:>9.2f} {r['rtf_chain']:>9.3f} {r['rtf_serial']:>10.3f} {r['rtf_x264']:>8.3f} "
               f"{r['rtf_chain'] / r['rtf_x264']:>10.2f} {r['peak_rss_mb']:>8.0f}")
 

@@ -1,78 +1,71 @@
-"""Frames of a run rendered on several cores, in order, while the encoder consumes them.
+"""Frames of a run rendered in a background thread while the caller encodes them.
 
-The weight-free renderer draws frame ``i`` from ``seq.points[i]`` alone and spends its time
-in OpenCV and numpy calls that release the GIL, so threads over blocks of frames, each with
-its own copy of the prepared renderer (the warp keeps per-call work buffers), use the
-second core; the caller's thread meanwhile pipes finished frames to ffmpeg. The frames are
-the same as those of ``renderer.render(seq)``, in the same order.
+The renderer's generator runs in its own thread, a bounded number of frames ahead; the
+caller's thread meanwhile observes the frames for the report and pipes them to ffmpeg
+(another process). Rendering is mostly OpenCV and numpy calls that release the GIL, so the
+renderer, the caller and the encoder overlap on the cores. The frames are exactly those of
+``renderer.render(seq)``, in order: a renderer may carry state across frames or fit
+something on the whole sequence first (the classic one fits its jaw band on it), so the
+sequence is never split.
 """
 from __future__ import annotations
 
-import copy
-import os
-from collections import deque
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from queue import SimpleQueue
+from queue import Empty, Full, Queue
+from typing import cast
 
 import numpy as np
 
 from common import LandmarkSequence
 from Module2 import Renderer
 
-__all__ = ["FRAME_INDEPENDENT", "render_frames", "render_threads"]
+__all__ = ["render_frames"]
 
-# Renderers whose frame i depends on seq.points[i] alone (no state carried between frames).
-FRAME_INDEPENDENT = frozenset({"classic"})
-_BLOCK = 8  # frames per task: enough to amortise the hand-off, small enough to keep both cores busy
+_DONE = object()
 
 
-def render_threads() -> int:
-    """Render threads to use: the cores this process may run on, at most 4 (``AP_RENDER_THREADS`` overrides)."""
-    env = os.environ.get("AP_RENDER_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16) -> Iterator[np.ndarray]:
+    """``renderer.render(seq)``, computed in a background thread at most ``ahead`` frames ahead."""
+    queue: Queue[object] = Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in renderer.render(seq):
+                while not stop.is_set():
+                    try:
+                        queue.put(frame, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: object = _DONE
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            item = exc
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="render", daemon=True)
+    worker.start()
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
-
-
-def render_frames(renderer: Renderer, name: str, seq: LandmarkSequence, threads: int | None = None) -> Iterator[np.ndarray]:
-    """``renderer.render(seq)``, computed ``threads`` blocks at a time when the renderer allows it."""
-    threads = render_threads() if threads is None else threads
-    if name not in FRAME_INDEPENDENT or threads < 2 or len(seq) <= _BLOCK:
-        yield from renderer.render(seq)
-        return
-    # One renderer per thread; a thread takes whichever copy is free.
-    free: SimpleQueue[Renderer] = SimpleQueue()
-    free.put(renderer)
-    for _ in range(threads - 1):
-        free.put(copy.deepcopy(renderer))
-
-    def block(start: int) -> list[np.ndarray]:
-        r = free.get()
-        try:
-            part = LandmarkSequence(seq.points[start:start + _BLOCK], seq.fps, seq.source)
-            return list(r.render(part))
-        finally:
-            free.put(r)
-
-    starts = iter(range(0, len(seq), _BLOCK))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
-        ahead: deque[Future[list[np.ndarray]]] = deque()
-        for start in starts:  # keep 2 blocks per thread in flight: bounded memory, no idle core
-            ahead.append(pool.submit(block, start))
-            if len(ahead) >= 2 * threads:
-                break
-        try:
-            while ahead:
-                frames = ahead.popleft().result()
-                nxt = next(starts, None)
-                if nxt is not None:
-                    ahead.append(pool.submit(block, nxt))
-                yield from frames
-        finally:
-            for fut in ahead:
-                fut.cancel()
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(np.ndarray, item)
+    finally:
+        stop.set()  # the consumer stopped (done, error or closed): let the producer finish
+        while worker.is_alive():
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        worker.join()

@@ -211,7 +211,7 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
     run_dir = cfg.run_dir
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
-        _encode(stage / video_name, tap.observe(render_frames(renderer, rend_name, seq)), len(seq), cfg.module2.size,
+        _encode(stage / video_name, tap.observe(render_frames(renderer, seq)), len(seq), cfg.module2.size,
                 renderer.channels, cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
         seq.save_frames(stage / "landmarks")
         previews = (draw_landmarks(p) for p in seq.points)

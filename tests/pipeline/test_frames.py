@@ -1,61 +1,67 @@
-"""Frames rendered on several threads are the frames of the one-thread renderer, in order."""
+"""Frames rendered in a background thread are the renderer's own frames, in order."""
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from common import LandmarkSequence
 from Module2 import RENDERERS, RenderConfig
-from pipeline.frames import render_frames, render_threads
+from pipeline.frames import render_frames
 
 
-@pytest.fixture(scope="module")
-def aligned_face(example_photo):
-    """The example photo, aligned: (512, 512, 3) RGB and its 68 landmarks."""
-    from pipeline.align import align_photo, load_photo
+class _Counting:
+    """A stateful renderer: frame i carries i and the sequence's length (fails on any split or reorder)."""
 
-    aligned = align_photo(load_photo(example_photo))
-    return aligned.image, aligned.landmarks
+    made = 0
+    fail_at = -1
+
+    def render(self, seq: LandmarkSequence) -> Iterator[np.ndarray]:
+        for i in range(len(seq)):
+            self.made += 1
+            if i == self.fail_at:
+                raise ValueError(f"frame {i} is broken")
+            yield np.full((4, 4), (i * 7 + len(seq)) % 256, np.uint8)
 
 
-def _sequence(src: np.ndarray, n: int) -> LandmarkSequence:
-    rng = np.random.default_rng(5)
+def _seq(src: np.ndarray, n: int) -> LandmarkSequence:
     t = np.arange(n)[:, None, None]
-    pts = src[None] + np.sin(t / 3.0) * 2.0 + rng.normal(0, 0.3, (n, 68, 2))
-    pts[:, 57, 1] += np.abs(np.sin(np.arange(n) / 2.0)) * 14.0  # the mouth opens and closes
-    pts[:, 66, 1] += np.abs(np.sin(np.arange(n) / 2.0)) * 10.0
+    pts = src[None] + np.sin(t / 3.0) * 2.0
+    pts[:, [57, 66], 1] += np.abs(np.sin(np.arange(n) / 2.0))[:, None] * 12.0  # the mouth opens and closes
     return LandmarkSequence(pts.astype(np.float32), 25.0, src)
+
+
+def test_order_errors_and_early_stop():
+    r = _Counting()
+    seq = _seq(np.random.default_rng(0).uniform(100, 400, (68, 2)).astype(np.float32), 50)
+    assert [int(f[0, 0]) for f in render_frames(r, seq, ahead=3)] == [(i * 7 + 50) % 256 for i in range(50)]
+    r.fail_at = 20
+    got = []
+    with pytest.raises(ValueError, match="frame 20 is broken"):
+        for f in render_frames(r, seq, ahead=4):
+            got.append(f)
+    assert len(got) == 20
+    # The consumer stops early (e.g. ffmpeg died): the producer stops too, no thread is left behind.
+    r.fail_at, r.made = -1, 0
+    gen = render_frames(r, seq, ahead=2)
+    next(gen)
+    gen.close()
+    assert r.made <= 5 and not [t for t in threading.enumerate() if t.name == "render"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("style", ["drawing", "cartoon"])
-def test_threads_give_the_same_frames_in_order(style, aligned_face):
-    image, src = aligned_face
+def test_classic_frames_are_the_same(style, example_photo):
+    from pipeline.align import align_photo, load_photo
+
+    aligned = align_photo(load_photo(example_photo))
     renderer = RENDERERS.get("classic")(RenderConfig(style=style, size=256, quiet=True))
-    renderer.prepare(image, src)
-    seq = _sequence(src, 43)  # not a multiple of the block size
+    renderer.prepare(aligned.image, aligned.landmarks)
+    seq = _seq(aligned.landmarks, 30)
     serial = list(renderer.render(seq))
-    threaded = list(render_frames(renderer, "classic", seq, threads=3))
-    assert len(threaded) == len(serial) == 43
-    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, threaded))
-    assert len({a.tobytes() for a in serial}) > 10  # the frames do differ from each other
-    # the renderer given in still renders the same afterwards (copies did the other blocks)
-    assert all(np.array_equal(a, b) for a, b in zip(serial, renderer.render(seq)))
-
-
-@pytest.mark.slow
-def test_one_thread_and_unknown_renderers_stay_serial(aligned_face):
-    image, src = aligned_face
-    renderer = RENDERERS.get("classic")(RenderConfig(size=256, quiet=True))
-    renderer.prepare(image, src)
-    seq = _sequence(src, 12)
-    a = list(render_frames(renderer, "classic", seq, threads=1))
-    b = list(render_frames(renderer, "some-stateful-renderer", seq, threads=4))
-    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) == len(b) == 12
-
-
-def test_render_threads_env(monkeypatch):
-    monkeypatch.setenv("AP_RENDER_THREADS", "3")
-    assert render_threads() == 3
-    monkeypatch.setenv("AP_RENDER_THREADS", "zero")
-    assert 1 <= render_threads() <= 4
+    threaded = list(render_frames(renderer, seq))
+    assert len(threaded) == len(serial) == 30
+    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
+    assert len({a.tobytes() for a in serial}) > 5  # the frames do differ from each other
