@@ -64,16 +64,14 @@ def job_argv(photo: str | None, speech: str | None, style: str, size: str, seed:
         argv += ["--jpg", photo]
     if speech:
         argv += ["--audio", speech]
-    if transcript and transcript.strip():
-        action = _option("transcript")
-        if action is not None:
-            value = transcript.strip()
-            if action.type is Path:  # the CLI wants a file: write the text beside the job's outputs
-                output_dir.mkdir(parents=True, exist_ok=True)
-                path = output_dir / "transcript.txt"
-                path.write_text(value + "\n", encoding="utf-8")
-                value = str(path)
-            argv += [action.option_strings[-1], value]
+    action = _option("transcript")
+    if transcript and transcript.strip() and action is not None:
+        # Always through a file of the job's own: the CLI reads a value ending in .txt as a file name,
+        # and a visitor's text must never name a file on the server.
+        output_dir.mkdir(parents=True, exist_ok=True)
+        path = output_dir / "transcript.txt"
+        path.write_text(transcript.strip() + "\n", encoding="utf-8")
+        argv += [action.option_strings[-1], str(path)]
     return argv
 
 
@@ -148,12 +146,17 @@ def build_app(output_root: Path) -> gr.Blocks:
                 report_file = gr.File(label="Quality report (report.html)", interactive=False, elem_id="report-file")
         report = gr.HTML(elem_id="report")
 
-        def job(photo, speech, style, size, seed, head, predictor, renderer, *rest,
+        # Gradio passes the progress tracker by its position in the signature: no *args here.
+        def job(photo, speech, style, size, seed, head, predictor, renderer,
                 progress=gr.Progress(track_tqdm=True)):
-            return _run_job(output_root, photo, speech, style, size, seed, head, predictor, renderer,
-                            rest[0] if rest else None, progress)
+            return _run_job(output_root, photo, speech, style, size, seed, head, predictor, renderer, None, progress)
 
-        start.click(job, [photo, speech, style, size, seed, head, predictor, renderer, *extra],
+        def job_with_transcript(photo, speech, style, size, seed, head, predictor, renderer, transcript,
+                                progress=gr.Progress(track_tqdm=True)):
+            return _run_job(output_root, photo, speech, style, size, seed, head, predictor, renderer, transcript,
+                            progress)
+
+        start.click(job_with_transcript if extra else job, [photo, speech, style, size, seed, head, predictor, renderer, *extra],
                     [status, video, preview, report, report_file], concurrency_limit=1,
                     show_progress="full")
     demo.queue(default_concurrency_limit=1, max_size=64)

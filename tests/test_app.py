@@ -33,6 +33,23 @@ def test_job_argv_is_the_cli():
     assert cfg.module1.head_motion == 0.5 and cfg.module2.size == 256
 
 
+def test_transcript_goes_through_a_file_of_the_job(tmp_path):
+    import app
+    from pipeline.cli import build_parser, config_from_args
+
+    if app._option("transcript") is None:
+        pytest.skip("the CLI has no --transcript option")
+    (tmp_path / "secret.txt").write_text("not for visitors")
+    for text in ("hello world", str(tmp_path / "secret.txt")):
+        job = tmp_path / f"job{len(text)}"
+        argv = app.job_argv("p.jpg", "s.wav", "drawing", "256", 0, 1.0, "auto", "auto", job, transcript=text)
+        cfg = config_from_args(build_parser().parse_args(argv))
+        assert cfg.module1.transcript.strip() == text  # the words typed, never a server file's contents
+        assert (job / "transcript.txt").read_text().strip() == text
+    argv = app.job_argv("p.jpg", "s.wav", "drawing", "256", 0, 1.0, "auto", "auto", tmp_path / "j", transcript=" ")
+    assert "--transcript" not in argv
+
+
 def test_missing_input_gives_the_cli_message(tmp_path):
     import app
 
