@@ -1,6 +1,6 @@
 """CPU budget of a training process: torch threads and data-loader workers from the cores it may use.
 
-torch defaults to one thread per physical core and the seed's ``--num_threads 4`` starts four
+torch defaults to one thread per physical core and the original's ``--num_threads 4`` starts four
 loader processes whatever the machine has; on a small or shared machine the threads then spin
 against each other (measured on 2 busy cores: 18.5 s per iteration with 2 threads, 1.55 s with 1).
 The budget is the process's CPU affinity (``os.sched_getaffinity``: what a container or ``taskset``

@@ -13,7 +13,7 @@ def test_available_cores_is_the_affinity_mask():
 
 
 def test_budget_splits_cores_between_torch_and_workers():
-    # the seed's 4 workers on 2 cores: one worker, one torch thread
+    # the original's 4 workers on 2 cores: one worker, one torch thread
     assert (loader_workers(4, cores=2), torch_threads(loader_workers(4, cores=2), cores=2)) == (1, 1)
     assert loader_workers(4, cores=1) == 0 and torch_threads(0, cores=1) == 1
     assert loader_workers(4, cores=16) == 4 and torch_threads(4, cores=16) == 12

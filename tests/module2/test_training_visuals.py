@@ -16,7 +16,7 @@ from Module2.options.train_options import TrainOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The original's training visuals (drawing, seed flags, every helper net present)
+# The original's training visuals (drawing, the original's flags, every helper net present)
 DRAWING_VISUALS = [
     "real_A", "real_A_fore", "realA_static_warp", "realA_static_warp2", "real_A_if_face", "real_A_if_mask",
     "real_A_lm", "target_B_lm", "fake_B", "fake_B_lm_68_vis", "fake_B_lm_68_vist", "target_B2_lm", "fake_B2",
