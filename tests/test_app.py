@@ -187,3 +187,36 @@ def test_bad_input_shows_one_line_and_server_goes_on(server, browser, tmp_path):
     duration = browser.wait_for(_VIDEO_DURATION, timeout=300)
     assert abs(duration - 2.0) < 0.1
     assert browser.evaluate(_STATUS).startswith("done: 50 frames")
+
+
+@pytest.mark.slow
+def test_two_visitors_queue_and_see_progress(server, tmp_path):
+    """A second visitor's job waits in the queue while the first renders (with its progress bar); both finish."""
+    from browser import Browser
+
+    url, _ = server
+    short = tmp_path / "short.wav"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(SPEECH), "-t", "2", str(short)], check=True)
+    status_text = "(document.querySelector('#status') || {}).innerText || ''"
+    with Browser() as first, Browser() as second:
+        for b, speech in ((first, SPEECH), (second, short)):
+            b.open(url, ready="!!document.querySelector('#photo input[type=file]')")
+            b.set_files("#photo input[type=file]", PHOTO)
+            b.set_files("#speech input[type=file]", speech)
+            b.click("#size input[value='256']")
+            b.wait_for("!!document.querySelector('#photo img') && !document.querySelector('#speech input[type=file]')"
+                       " && document.querySelector('#size input[value=\"256\"]').checked", 60)
+        first.click("#start")
+        first.wait_for(f"({status_text}).includes('reading the photo')", 60)
+        second.click("#start")
+        seen_first, seen_second = set(), set()
+        deadline = time.monotonic() + 300
+        while not (first.evaluate(_VIDEO_DURATION) and second.evaluate(_VIDEO_DURATION)):
+            assert time.monotonic() < deadline, "jobs did not finish"
+            seen_first.add(first.evaluate(status_text))
+            seen_second.add(second.evaluate(status_text))
+            time.sleep(0.2)
+        assert any("render (" in s for s in seen_first), seen_first  # tqdm's bar, shown in the page
+        assert any("queue: 1/1" in s for s in seen_second), seen_second
+        assert abs(first.evaluate(_VIDEO_DURATION) - probe(SPEECH, count_frames=False).duration) < 0.1
+        assert abs(second.evaluate(_VIDEO_DURATION) - 2.0) < 0.1
