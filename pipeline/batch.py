@@ -323,8 +323,19 @@ def _init_worker() -> None:
 @contextlib.contextmanager
 def _executor(workers: int, cluster: str | None, scheduler: str | None) -> Iterator[cf.Executor]:
     """Local worker processes (spawned), or a Dask executor on a new local cluster / an existing scheduler."""
-    # Each worker gets one BLAS/OpenMP thread: the parallelism is across jobs.
+    # Each worker (spawned from this environment) gets one BLAS/OpenMP thread: the parallelism is across jobs.
+    old = os.environ.get("OMP_NUM_THREADS")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        with _open_executor(workers, cluster, scheduler) as ex:
+            yield ex
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
+@contextlib.contextmanager
+def _open_executor(workers: int, cluster: str | None, scheduler: str | None) -> Iterator[cf.Executor]:
     if cluster is None and scheduler is None:
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
