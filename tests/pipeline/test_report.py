@@ -138,3 +138,30 @@ def test_report_of_a_real_run(tmp_path, example_photo, short_speech):
     assert gap and len(gap.group(1).split()) == 75
     assert page.count('class="phone"') == metrics["phones"]
     assert page.count('class="bilabial"') == metrics["bilabials"]
+
+
+def test_report_from_the_video_alone_without_phones(tmp_path):
+    """No tap and no phones (e.g. the MakeItTalk predictor): frames are decoded back from the mp4."""
+    from common import LandmarkSequence
+    from common.media import VideoWriter
+
+    T, fps = 10, 25.0
+    pts = np.stack([synthetic_face(gap=2.0 + 3 * i) for i in range(T)])
+    seq = LandmarkSequence(points=pts, fps=fps, source=pts[0])
+    video = tmp_path / "clip.mp4"
+    with VideoWriter(video, (256, 256), fps, channels=1) as w:
+        for i in range(T):
+            frame = np.full((256, 256), 255, np.uint8)
+            frame[10:30, 10 + 5 * i:30 + 5 * i] = 0  # a square drifting across the background
+            w.write(frame)
+    sr = 16000
+    audio = Audio(np.full(int(sr * T / fps), 0.25, np.float32), sr)  # a constant level
+    metrics = report.write_report(tmp_path / "report.html", video, seq, audio, title="clip <&>")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (metrics.phones, metrics.bilabials, metrics.closures_found) == (None, None, None)
+    assert "n/a (no recognised phones)" in page and "clip &lt;&amp;&gt;" in page
+    assert metrics.frames == T and metrics.flicker > 0  # the drifting square is outside mouth and eyes
+    assert metrics.mouth_loudness_corr is None  # constant loudness: r is undefined, shown as n/a
+    sheet = _embedded_png(page, "contact-sheet")
+    assert sheet.shape == (3 * 160, 4 * 160, 3)
+    assert sheet[-160:, 2 * 160:].min() == 255  # 10 frames: the last two tiles stay blank
