@@ -5,7 +5,6 @@ import dataclasses
 import logging
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -193,14 +192,11 @@ def test_example_speech(predictor, wav, caplog):
     x, sr = sf.read(wav, dtype="float32")
     x = x.mean(axis=1) if x.ndim > 1 else x
     src = synthetic_face()
-    t0 = time.process_time()
     with caplog.at_level(logging.INFO, logger="Module1.predictors.procedural"):
         seq = predictor.predict(Audio(x, sr), src, FPS)
-    cpu = time.process_time() - t0
     dur = x.size / sr
     assert len(seq) == round(dur * FPS)
     assert "recognised phones" in caplog.text
-    assert cpu < 0.3 * dur  # 10 s of speech in well under 3 s of CPU (about 0.6 s measured)
     # Pauses: runs of >= 0.4 s where the 10 ms RMS stays 40 dB below its peak.
     r = cues.rms_track(cues.to_16k(x, sr))
     quiet = 20 * np.log10(np.maximum(r, 1e-9) / r.max()) < -40
