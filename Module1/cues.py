@@ -420,7 +420,6 @@ class TranscriptAligner:
             d.process_raw(pcm, full_utt=True)
             d.end_utt()
             al = d.get_alignment()
-            n = max(1, d.n_frames())
             phones = [(str(p.name), int(p.start), int(p.duration), float(p.score)) for p in al.phones()]
         except RuntimeError as exc:  # pocketsphinx leaves a failed decoder unusable: start afresh
             self._decoder = self._new()
