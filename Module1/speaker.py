@@ -21,7 +21,10 @@ class SpeakerEncoder:
         self.encoder = VoiceEncoder(device=device, verbose=False)
 
     def embed(self, samples_16k: np.ndarray) -> np.ndarray:
-        """Mean utterance embedding (256,) float32 of 16 kHz speech (the loudness-normalised samples).
+        """Mean utterance embedding (256,) float32 of 16 kHz speech, as resemblyzer embeds a file.
+
+        The original calls it twice: on the file as decoded (the speaker branch's embedding) and on the
+        loudness-normalised file (AutoVC's source speaker); both are mono means of the channels.
 
         resemblyzer's ``preprocess_wav`` (volume to −30 dBFS, long silences trimmed) runs first;
         pieces of one minute are embedded (``rate=2``) and their means averaged.
