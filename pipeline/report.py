@@ -227,9 +227,11 @@ def contact_sheet(frames: Sequence[np.ndarray], labels: Sequence[str], cols: int
     sheet = np.full((rows * thumb, cols * thumb, 3), 255, np.uint8)
     for i, (frame, label) in enumerate(zip(frames, labels)):
         f = np.asarray(frame)
-        if f.ndim == 2:
-            f = cv2.cvtColor(f, cv2.COLOR_GRAY2RGB)
+        while min(f.shape[:2]) >= 2 * thumb:  # halving first: OpenCV's fast area path (512→160 directly: ~6x slower)
+            f = cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
         tile = cv2.resize(f, (thumb, thumb), interpolation=cv2.INTER_AREA)
+        if tile.ndim == 2:
+            tile = cv2.cvtColor(tile, cv2.COLOR_GRAY2RGB)
         cv2.putText(tile, label, (4, thumb - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 3, cv2.LINE_AA)
         cv2.putText(tile, label, (4, thumb - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 0, 0), 1, cv2.LINE_AA)
         r, c = divmod(i, cols)
