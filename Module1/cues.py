@@ -320,8 +320,9 @@ class PhoneRecognizer:
         """
         from tqdm import tqdm
 
-        x = np.clip(np.asarray(samples16, dtype=np.float32), -1.0, 1.0)
-        pcm = (x * 32767.0).astype("<i2")
+        x = np.asarray(samples16, dtype=np.float32)
+        if x.size and (float(x.max()) > 1.0 or float(x.min()) < -1.0):  # decoded audio never is: no copy then
+            x = np.clip(x, -1.0, 1.0)
         cuts = _quiet_cuts(x, self.piece_s)
         segs: list[tuple[str, float, float]] = []
         pieces = list(zip(cuts[:-1], cuts[1:]))
@@ -329,7 +330,8 @@ class PhoneRecognizer:
             if b - a < TARGET_SR // 10:  # too short to hold a phone
                 continue
             off = a / TARGET_SR
-            for phone, s, e in self._decode(pcm[a:b]):
+            pcm = (x[a:b] * 32767.0).astype("<i2")  # one piece at a time (long speech)
+            for phone, s, e in self._decode(pcm):
                 segs.append((phone, off + s, off + e))
         return segs
 

@@ -199,3 +199,22 @@ def test_end_to_end_and_order_independent(ref, predictor, photo, fixture_dir, mo
         if clip in first:
             np.testing.assert_array_equal(pts, first[clip])
         first[clip] = pts
+
+
+def test_other_rates_decode_like_the_originals_ffmpeg_call(fixture_dir, tmp_path):
+    """A 44.1 kHz stereo file: decode_audio's 16-bit samples equal the wav of ``ffmpeg -i in -ar 16000 out.wav``."""
+    import subprocess
+    import wave
+
+    from common.media import ffmpeg_exe
+
+    src = tmp_path / "in44k.wav"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(fixture_dir / "audio" / "librivox_stereo16k.wav"),
+                    "-ar", "44100", str(src)], check=True)
+    ref = tmp_path / "ref16k.wav"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-ar", "16000", str(ref)], check=True)
+    with wave.open(str(ref)) as w:
+        expected = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+    audio = decode_audio(src, 16000)
+    np.testing.assert_array_equal(audio.pcm16, expected)
+    np.testing.assert_array_equal(fe.pcm16_of(audio), expected)
