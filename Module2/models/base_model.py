@@ -2,9 +2,12 @@
 
 Checkpoints keep CycleGAN's naming ``<checkpoints_dir>/<name>/<epoch>_net_<Net>.pth``
 (``latest``, ``iter_<n>``): a plain ``state_dict`` of CPU tensors without any
-``module.`` prefix, written atomically; loading goes through
-:func:`common.checkpoint.load_state_dict` (strict, ``map_location``, drops
-``_metadata`` and stale InstanceNorm statistics of pre-0.4 files).
+``module.`` prefix; loading goes through :func:`common.checkpoint.load_state_dict`
+(weights-only, strict, ``map_location``, drops ``_metadata`` and stale InstanceNorm
+statistics of pre-0.4 files). In training every save is one all-or-nothing set
+(:mod:`common.checkpoint_sets`): the networks plus ``<epoch>_train_state.pth`` (optimisers,
+schedulers, epoch/iteration counters) and a manifest, so ``--continue_train`` resumes
+exactly where the newest complete set stopped.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from common.checkpoint import load_state_dict, save_atomic
+from common.checkpoint import load_state_dict, safe_load
+from common.checkpoint_sets import newest_complete_set, recover_sets, save_set, set_status
+from common.errors import CheckpointError
 
 __all__ = ["BaseModel", "unwrap"]
 
@@ -54,6 +59,8 @@ class BaseModel(ABC):
         self.schedulers: list[Any] = []
         self.image_paths: list[str] = []
         self.metric = 0.0  # used by the 'plateau' learning-rate policy
+        # Counters of the training state loaded by --continue_train (epoch, epoch_iter, total_iters, epoch_done).
+        self.resume_state: dict[str, Any] = {}
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -127,22 +134,82 @@ class BaseModel(ABC):
         """``<save_dir>/<epoch>_net_<name>.pth``."""
         return self.save_dir / f"{epoch}_net_{name}.pth"
 
-    def save_networks(self, epoch: str | int) -> list[Path]:
-        """Write every network's state dict (CPU copies, no ``module.`` prefix) atomically."""
-        paths = []
+    def _set_keys(self) -> list[str]:
+        return [f"net_{name}" for name in self.model_names]
+
+    def training_state(self, counters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Optimiser and scheduler states plus the loop's counters (saved beside the networks)."""
+        return {
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "counters": dict(counters or {}),
+        }
+
+    def save_networks(self, epoch: str | int, counters: dict[str, Any] | None = None) -> list[Path]:
+        """Save every network's state dict (CPU copies, no ``module.`` prefix) as one all-or-nothing set.
+
+        In training the set also holds ``<epoch>_train_state.pth`` (:meth:`training_state` with
+        ``counters``: ``epoch``, ``epoch_iter``, ``total_iters``, ``epoch_done``). An existing complete
+        ``iter_<n>`` set is never overwritten.
+        """
+        tag = str(epoch)
+        if tag.startswith("iter_") and set_status(self.save_dir, tag, self._set_keys())[0]:
+            log.warning("not overwriting the checkpoint set %s in %s", tag, self.save_dir)
+            return []
+        items: dict[str, Any] = {}
         for name in self.model_names:
             net = unwrap(getattr(self, "net" + name))
-            state = OrderedDict((k, v.detach().cpu().clone()) for k, v in net.state_dict().items())
-            paths.append(save_atomic(state, self.checkpoint_path(epoch, name)))
-        return paths
+            items[f"net_{name}"] = OrderedDict((k, v.detach().cpu().clone()) for k, v in net.state_dict().items())
+        if self.isTrain and self.optimizers:
+            items["train_state"] = self.training_state(counters)
+        return save_set(self.save_dir, tag, items, counters)
 
     def load_networks(self, epoch: str | int) -> None:
-        """Load ``<epoch>_net_<name>.pth`` into every network (strict; CheckpointError on mismatch)."""
+        """Load ``<epoch>_net_<name>.pth`` into every network (strict; CheckpointError on mismatch).
+
+        With ``--continue_train`` and ``--epoch latest`` the newest complete set is loaded (``latest``
+        or ``iter_<n>`` of ``--save_by_iter``), with its optimiser/scheduler state and counters.
+        """
+        tag = str(epoch)
+        keys = self._set_keys()
+        resuming = self.isTrain and bool(getattr(self.opt, "continue_train", False))
+        if resuming:
+            recover_sets(self.save_dir)  # finish or drop a save a kill interrupted
+            if tag == "latest":
+                tag = newest_complete_set(self.save_dir, keys)
+            ok, why, _ = set_status(self.save_dir, tag, keys)
+            if not ok:
+                raise CheckpointError(f"checkpoint set {tag!r} in {self.save_dir} is incomplete: {why}")
         for name in self.model_names:
             net = unwrap(getattr(self, "net" + name))
-            path = self.checkpoint_path(epoch, name)
+            path = self.checkpoint_path(tag, name)
             log.info("loading the model from %s", path)
             load_state_dict(path, net, map_location=self.device)
+        state_path = self.save_dir / f"{tag}_train_state.pth"
+        if resuming and state_path.is_file():
+            self._load_training_state(state_path)
+
+    def _load_training_state(self, path: Path) -> None:
+        state = safe_load(path, map_location=self.device)
+        try:
+            if len(state["optimizers"]) != len(self.optimizers) or len(state["schedulers"]) != len(self.schedulers):
+                raise ValueError("different number of optimisers or schedulers")
+            for opt, sd in zip(self.optimizers, state["optimizers"]):
+                opt.load_state_dict(sd)
+            for sch, sd in zip(self.schedulers, state["schedulers"]):
+                sch.load_state_dict(sd)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"training state {path} does not fit this model: {exc}") from None
+        self.resume_state = dict(state.get("counters", {}))
+        if self.resume_state.get("epoch_done"):
+            # The loop steps the schedulers right after an end-of-epoch save: do that step now.
+            for sch in self.schedulers:
+                if getattr(self.opt, "lr_policy", None) == "plateau":
+                    sch.step(self.metric)
+                else:
+                    sch.step()
+        log.info("resuming from %s: %s", path.name,
+                 ", ".join(f"{k} {v}" for k, v in sorted(self.resume_state.items())))
 
     def print_networks(self, verbose: bool = False) -> None:
         """Log the parameter count of every network (and the architecture when ``verbose``)."""

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.landmark_maps import FACE_LMARK_LOOKUP
+from .model_parts import whiten
 
 __all__ = [
     "GANLoss",
@@ -85,11 +86,11 @@ def masked_region(img: torch.Tensor, mask: torch.Tensor, mask_type: int = 3) -> 
     if mask_type == 0:
         return ((img / 2 + 0.5) * mask) * 2 - 1
     if mask_type == 1:
-        return ((img / 2 + 0.5) * mask + 1 - mask) * 2 - 1
+        return whiten(img, mask)
     if mask_type == 2:
         return torch.cat([img, mask], 1)
     if mask_type == 3:
-        return torch.cat([((img / 2 + 0.5) * mask + 1 - mask) * 2 - 1, mask], 1)
+        return torch.cat([whiten(img, mask), mask], 1)
     raise ValueError(f"mask_type must be 0..3; got {mask_type}")
 
 
