@@ -10,25 +10,21 @@ no share link is made and the page uses the browser's own fonts.
 """
 from __future__ import annotations
 
+import argparse
+import html
+import logging
 import os
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-# Before gradio is imported: it reads these at import time.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+from common import UserError
+from pipeline.cli import build_parser, config_from_args
 
-import argparse  # noqa: E402
-import html  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
-import uuid  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import gradio as gr  # noqa: E402
-
-from common import UserError  # noqa: E402
-from pipeline.cli import build_parser, config_from_args  # noqa: E402
+if TYPE_CHECKING:
+    import gradio as gr
 
 __all__ = ["build_app", "job_argv", "main"]
 
@@ -109,8 +105,20 @@ def _run_job(output_root: Path, photo, speech, style, size, seed, head_motion, p
     return status, str(result.video), str(result.preview), _report_frame(report), str(report)
 
 
+def _gradio():
+    """Gradio, imported on first use (it takes seconds; the job helpers above do not need it)."""
+    # Read by gradio at import time: no analytics or version checks, no hub calls.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    import gradio
+
+    return gradio
+
+
 def build_app(output_root: Path) -> gr.Blocks:
     """The page: inputs on the left, results on the right; jobs queue one at a time."""
+    gr = _gradio()
     transcript_opt = _option("transcript")
     with gr.Blocks(title="AnimatePortrait", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# AnimatePortrait\nA talking portrait line drawing (or cartoon) from one face photo and "
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write to output folder {output_root}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    gr = _gradio()
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     build_app(output_root).launch(
         server_name="127.0.0.1", server_port=args.port, share=False, inbrowser=False, ssr_mode=False,

@@ -60,6 +60,15 @@ def test_missing_input_gives_the_cli_message(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_unavailable_backend_is_a_one_line_error(tmp_path):
+    import app
+
+    status, video, *_ = app._run_job(tmp_path, str(PHOTO), str(SPEECH), "drawing", "256", 0, 1.0, "makeittalk", "auto")
+    assert status.startswith("error: ") and "\n" not in status and "makeittalk" in status, status
+    assert video is None
+    assert not list(tmp_path.rglob("*.mp4"))
+
+
 # --- headless Chromium ---------------------------------------------------------------------------
 
 def _free_port() -> int:
