@@ -89,7 +89,12 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        shutil.rmtree(self._profile, ignore_errors=True)
+        # Chromium's helper processes may still be writing into the profile for a moment.
+        for _ in range(20):
+            shutil.rmtree(self._profile, ignore_errors=True)
+            if not self._profile.exists():
+                break
+            time.sleep(0.1)
 
     # --- protocol -------------------------------------------------------------------------------
     def _note(self, msg: dict) -> None:
