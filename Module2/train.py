@@ -85,15 +85,26 @@ def train(argv: Sequence[str] | None = None) -> Path:
     model = create_model(opt)
     model.setup(opt)
     visualizer = Visualizer(opt)
-    total_iters = 0
+    # --continue_train restores the counters saved with the set (optimisers and schedulers are restored
+    # by setup); an explicit --epoch_count still wins, as in CycleGAN.
+    resume = model.resume_state
+    total_iters = int(resume.get("total_iters", 0))
+    first_epoch, skip_iters = opt.epoch_count, 0
+    if resume and opt.epoch_count == 1:
+        first_epoch = int(resume.get("epoch", 1)) + (1 if resume.get("epoch_done") else 0)
+        skip_iters = 0 if resume.get("epoch_done") else int(resume.get("epoch_iter", 0))
     n_epochs = opt.niter + opt.niter_decay
-    for epoch in range(opt.epoch_count, n_epochs + 1):
+    for epoch in range(first_epoch, n_epochs + 1):
         epoch_start_time = iter_data_time = time.time()
         epoch_iter = 0
         visualizer.reset()
         if getattr(dataset, "sampler", None) is not None:
             dataset.sampler.set_epoch(epoch)
         for data in dataset:
+            if skip_iters > 0:  # resuming mid-epoch: these batches were trained before the save
+                skip_iters -= opt.batch_size
+                epoch_iter += opt.batch_size
+                continue
             iter_start_time = time.time()
             t_data = iter_start_time - iter_data_time if total_iters % opt.print_freq == 0 else 0.0
             total_iters += opt.batch_size
@@ -114,13 +125,16 @@ def train(argv: Sequence[str] | None = None) -> Path:
 
             if main_rank and total_iters % opt.save_latest_freq == 0:
                 print(f"saving the latest model (epoch {epoch}, total_iters {total_iters})")
-                model.save_networks(f"iter_{total_iters}" if opt.save_by_iter else "latest")
+                model.save_networks(f"iter_{total_iters}" if opt.save_by_iter else "latest",
+                                    counters=dict(epoch=epoch, epoch_iter=epoch_iter, total_iters=total_iters,
+                                                  epoch_done=False))
             iter_data_time = time.time()
 
         if main_rank and epoch % opt.save_epoch_freq == 0:
             print(f"saving the model at the end of epoch {epoch}, iters {total_iters}")
-            model.save_networks("latest")
-            model.save_networks(epoch)
+            done = dict(epoch=epoch, epoch_iter=epoch_iter, total_iters=total_iters, epoch_done=True)
+            model.save_networks("latest", counters=done)
+            model.save_networks(epoch, counters=done)
         say(f"End of epoch {epoch} / {n_epochs} \t Time Taken: {time.time() - epoch_start_time:.0f} sec")
         lr = model.update_learning_rate()
         say(f"learning rate = {lr:.7f}")
