@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -202,12 +203,15 @@ class BaseModel(ABC):
             raise CheckpointError(f"training state {path} does not fit this model: {exc}") from None
         self.resume_state = dict(state.get("counters", {}))
         if self.resume_state.get("epoch_done"):
-            # The loop steps the schedulers right after an end-of-epoch save: do that step now.
-            for sch in self.schedulers:
-                if getattr(self.opt, "lr_policy", None) == "plateau":
-                    sch.step(self.metric)
-                else:
-                    sch.step()
+            # The loop steps the schedulers right after an end-of-epoch save: do that step now
+            # (torch warns about a step before any optimiser step; here it is the restored order).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                for sch in self.schedulers:
+                    if getattr(self.opt, "lr_policy", None) == "plateau":
+                        sch.step(self.metric)
+                    else:
+                        sch.step()
         log.info("resuming from %s: %s", path.name,
                  ", ".join(f"{k} {v}" for k, v in sorted(self.resume_state.items())))
 

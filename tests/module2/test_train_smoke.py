@@ -238,7 +238,7 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     state = torch.load(path, weights_only=True)
     assert all(torch.equal(state[k], old[k]) for k in old)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["latest_net_G_A.pth"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["latest_checkpoint.json", "latest_net_G_A.pth"]
 
 
 def test_missing_helpers_switch_losses_off_with_notices(tmp_path, caplog):
