@@ -10,14 +10,16 @@ Each configuration runs in its own process. Per configuration, side by side in t
 * x264      encoding the same, already rendered frames alone (the floor the chain cannot beat);
 
 model loading, face detection and the one-time stylisation are excluded ("setup"). RTF =
-seconds of processing ÷ seconds of audio. Each timing is the minimum of ``--repeats`` runs,
-interleaved, because the machine may be shared. Peak RSS is taken before the frames are
-held in memory for the x264-alone run.
+seconds of processing ÷ seconds of audio, wall clock; "CPU" columns are CPU seconds (this
+process and its ffmpeg children) ÷ seconds of audio, which a shared machine does not inflate.
+Each figure is the minimum of ``--repeats`` runs, interleaved. Peak RSS is taken before the
+frames are held in memory for the x264-alone run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -39,6 +41,12 @@ def _speech(seconds: float, out: Path) -> Path:
     reps = int(np.ceil(seconds * 16000 / len(base)))
     sf.write(str(out), np.tile(base, reps)[: int(seconds * 16000)], 16000)
     return out
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (ffmpeg) so far."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
@@ -69,34 +77,37 @@ def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
                 for frame in frames:
                     w.write(frame)
 
-        def chain(overlap: bool) -> tuple[float, float]:
-            t1 = time.perf_counter()
+        def chain(overlap: bool) -> tuple[float, float, float]:
+            c1, t1 = _cpu(), time.perf_counter()
             seq = predictor.predict(audio, aligned.landmarks, 25.0)
             t2 = time.perf_counter()
             encode(render_frames(renderer, seq) if overlap else renderer.render(seq), "chain.mp4")
-            return t2 - t1, time.perf_counter() - t1
+            return t2 - t1, time.perf_counter() - t1, _cpu() - c1
 
-        best = {"chain": float("inf"), "serial": float("inf"), "predict": float("inf")}
+        best = {k: float("inf") for k in ("chain", "serial", "predict", "cpu_chain", "cpu_serial")}
         for _ in range(repeats):
-            p, c = chain(True)
-            best["chain"], best["predict"] = min(best["chain"], c), min(best["predict"], p)
-            p, c = chain(False)
-            best["serial"], best["predict"] = min(best["serial"], c), min(best["predict"], p)
+            p, c, u = chain(True)
+            best["chain"], best["predict"], best["cpu_chain"] = min(best["chain"], c), min(best["predict"], p), \
+                min(best["cpu_chain"], u)
+            p, c, u = chain(False)
+            best["serial"], best["predict"], best["cpu_serial"] = min(best["serial"], c), min(best["predict"], p), \
+                min(best["cpu_serial"], u)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         seq = predictor.predict(audio, aligned.landmarks, 25.0)
         frames = list(renderer.render(seq))
         assert all(np.array_equal(a, b) for a, b in zip(frames, render_frames(renderer, seq), strict=True))
-        x264 = float("inf")
+        x264 = cpu_x264 = float("inf")
         for _ in range(repeats):
-            t3 = time.perf_counter()
+            c3, t3 = _cpu(), time.perf_counter()
             encode(frames, "x264.mp4")
-            x264 = min(x264, time.perf_counter() - t3)
+            x264, cpu_x264 = min(x264, time.perf_counter() - t3), min(cpu_x264, _cpu() - c3)
     return {
         "size": size, "style": style, "seconds": seconds, "frames": len(frames),
         "setup_s": setup, "predict_s": best["predict"], "chain_s": best["chain"], "serial_s": best["serial"],
         "x264_s": x264, "rtf_chain": best["chain"] / seconds, "rtf_serial": best["serial"] / seconds,
-        "rtf_x264": x264 / seconds, "peak_rss_mb": peak,
+        "rtf_x264": x264 / seconds, "peak_rss_mb": peak, "cpu_chain": best["cpu_chain"] / seconds,
+        "cpu_serial": best["cpu_serial"] / seconds, "cpu_x264": cpu_x264 / seconds,
     }
 
 
@@ -118,11 +129,13 @@ def main() -> None:
                                   "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'size':>4} {'style':>8} {'audio s':>7} {'frames':>6} {'setup s':>7} {'predict s':>9} "
-          f"{'RTF chain':>9} {'RTF serial':>10} {'RTF x264':>8} {'chain/x264':>10} {'peak MB':>8}")
+          f"{'RTF chain':>9} {'RTF serial':>10} {'RTF x264':>8} {'chain/x264':>10} {'CPU chain':>9} {'CPU serial':>10} "
+          f"{'CPU x264':>8} {'peak MB':>8}")
     for r in rows:
         print(f"{r['size']:>4} {r['style']:>8} {r['seconds']:>7.1f} {r['frames']:>6} {r['setup_s']:>7.2f} "
               f"{r['predict_s']:>9.2f} {r['rtf_chain']:>9.3f} {r['rtf_serial']:>10.3f} {r['rtf_x264']:>8.3f} "
-              f"{r['rtf_chain'] / r['rtf_x264']:>10.2f} {r['peak_rss_mb']:>8.0f}")
+              f"{r['rtf_chain'] / r['rtf_x264']:>10.2f} {r['cpu_chain']:>9.3f} {r['cpu_serial']:>10.3f} {r['cpu_x264']:>8.3f} "
+              f"{r['peak_rss_mb']:>8.0f}")
 
 
 if __name__ == "__main__":
