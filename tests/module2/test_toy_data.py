@@ -86,6 +86,7 @@ def test_images_follow_the_landmarks(toy):
     assert static[5, 5] == 255
 
 
+@pytest.mark.slow  # two interpreter start-ups with torch: ~7 s of CPU
 def test_cli(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "Module2" / "make_toy_data.py"), "--out", str(tmp_path / "t"),
                            "--n", "1", "--frames", "2", "--clips", "1", "--size", "128"],
