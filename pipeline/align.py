@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InputError, NoFaceError
 from common.face import detect_faces
-from common.ibug68 import FRAME
+from common.ibug68 import BROWS, FRAME, JAW
 
 __all__ = [
     "ALIGNED_SIZE",
@@ -159,11 +159,11 @@ def mtcnn_like_box(landmarks: np.ndarray) -> Box:
     and would make the face ~1.3× too large in the crop.
     """
     p = np.asarray(landmarks, dtype=np.float64)
-    jaw = p[0:17]
+    jaw = p[JAW]
     jx1, jx2 = jaw[:, 0].min(), jaw[:, 0].max()
     half = 0.5 * BOX_WIDTH_PER_JAW * (jx2 - jx1)
     mid = 0.5 * (jx1 + jx2)
-    brow_top = p[17:27, 1].min()
+    brow_top = p[BROWS, 1].min()
     chin = jaw[:, 1].max()
     top = brow_top - BOX_TOP_ABOVE_BROWS * (chin - brow_top)
     return float(mid - half), float(top), float(mid + half), float(chin)

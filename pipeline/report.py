@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from common import Audio, LandmarkSequence
-from common.ibug68 import inner_lip_gap  # re-exported (was defined here)
+from common.ibug68 import LEFT_EYE, RIGHT_EYE, inner_lip_gap  # inner_lip_gap re-exported (was defined here)
 from common.media import iter_frames
 
 __all__ = [
@@ -48,7 +48,7 @@ BILABIALS = ("P", "B", "M")
 # iBUG-68 indices: lower jaw (moves with the mouth), lips, eyes.
 _JAW = list(range(2, 15))
 _LIPS = list(range(48, 60))
-_EYES = (list(range(36, 42)), list(range(42, 48)))
+_EYES = (RIGHT_EYE, LEFT_EYE)
 # The lips count as closed when the gap is at most this share of the clip's wide-open gap (95th pct) ...
 _CLOSED_SHARE = 0.15
 # ... or at most this many pixels of the 512 aligned photo.
