@@ -6,15 +6,20 @@ Per frame (batched): intrinsic flow from the two landmark sets, ``G`` on the mas
 photo, the matte moved to the target geometry (``mask1``, Delaunay grid) and the blend
 ``fake_B = G·mask1 + fakeB_static·(1 − mask1)`` (in [0, 1], back to [-1, 1]).
 
-Only ``G_A`` is loaded through ``load_networks`` (``<checkpoints_dir>/<name>/<epoch>_net_G_A.pth``).
-The auxiliary nets are read from ``--checkpoints_dir`` under their released names when present;
-each absent one is replaced by a weight-free stand-in (logged once):
+The model is built from a :class:`TestModelConfig` (``test.py`` parses its flags into one; the
+``gan`` renderer builds one). Only ``G_A`` is loaded through ``load_networks``
+(``<checkpoints_dir>/<name>/<epoch>_net_G_A.pth``). The auxiliary nets are read from
+``checkpoints_dir`` under their released names when present; each absent one is replaced by a
+weight-free stand-in from :mod:`Module2.models.model_parts` (logged once):
 
 * matting (``modnet_photographic_portrait_matting.ckpt``) → ``Module2.stylize.foreground_mask``;
 * intrinsic flow (``FlowReg_id_flow_faces/``) → zero flow, full validity mask (G's flow half
   then sees the unwarped features; the Delaunay half does the warping);
 * static stylisation (``static/drawing.pth`` / ``static/cartoon.pt``) →
   ``Module2.stylize.line_drawing`` / ``cartoonize``.
+
+``forward`` computes the frames only; the landmark-square visual ``fake_B_vis`` of the HTML page
+is drawn when :meth:`GeomCGTIFWTestModel.get_current_visuals` asks for it.
 """
 from __future__ import annotations
 
