@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -30,6 +31,14 @@ class OneLineParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs["allow_abbrev"] = False  # `--batch` must never silently mean `--batch_size`
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        # argparse drops a lone '--' value ("--fps=--") and stores [] without calling the type check.
+        for action in self._actions:
+            if action.nargs is None and action.option_strings and isinstance(getattr(ns, action.dest, None), list):
+                self.error(f"argument {action.option_strings[0]}: expected one value")
+        return ns, rest
 
     def error(self, message: str) -> NoReturn:
         print(f"error: {message.splitlines()[0] if message else 'bad arguments'} (see --help)", file=sys.stderr)
@@ -91,10 +100,8 @@ def integer(lo: int | None = None, hi: int | None = None) -> Callable[[str], int
 def gpu_ids(text: str) -> str:
     """``-1`` (CPU) or comma-separated GPU indices ``0,1``; returned unchanged (callers parse it)."""
     parts = [p.strip() for p in str(text).split(",")]
-    try:
-        ok = all(p and int(p) >= -1 for p in parts) if text.strip() else True
-    except ValueError:
-        ok = False
+    # ASCII digits only: int() would also take '1_000' or other scripts' digits.
+    ok = all(re.fullmatch(r"-?[0-9]+", p) and int(p) >= -1 for p in parts) if text.strip() else True
     if not ok:
         raise argparse.ArgumentTypeError(f"must be -1 (CPU) or GPU indices like 0 or 0,1; got {text!r}")
     return text
