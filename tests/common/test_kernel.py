@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from common import CheckpointError, LandmarkSequence, Registry, read_landmark_file, write_landmark_file
-from common.checkpoint import load_state_dict, save_atomic, select_device
+from common.checkpoint import load_state_dict, safe_load, save_atomic, select_device
 from common.fs import atomic_path
 
 
@@ -128,7 +128,7 @@ class TestCheckpoint:
         with pytest.raises(KeyboardInterrupt):
             save_atomic({"v": torch.zeros(2)}, path)
         monkeypatch.undo()
-        assert torch.equal(torch.load(path)["v"], torch.ones(2))
+        assert torch.equal(safe_load(path)["v"], torch.ones(2))
         assert [p.name for p in tmp_path.iterdir()] == ["latest_net_G.pth"]
 
     def test_select_device_cpu(self):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from common import CheckpointError
-from common.checkpoint import load_state_dict, save_atomic
+from common.checkpoint import load_state_dict, safe_load, save_atomic
 from Module1.nets import SPEAKER_DROP_PREFIXES, Audio2landmarkContent, Audio2landmarkPos, Generator
 from Module1.nets.speaker_branch import positional_table
 
@@ -40,7 +40,7 @@ def test_keys_shapes_and_parameter_count(state_dicts, prefix, make):
 
 @pytest.fixture(scope="module")
 def io(reference_dir):
-    return torch.load(reference_dir / "fixtures" / "module1" / "io.pt")
+    return safe_load(reference_dir / "fixtures" / "module1" / "io.pt")
 
 
 def test_content_branch_parity(reference_dir, io):
@@ -74,7 +74,7 @@ def test_windows_form_one_sequence(reference_dir, io):
 
 
 def test_positional_table_matches_released_buffer(reference_dir):
-    sd = torch.load(reference_dir / "fixtures/module1/ckpt_speaker_branch.pth")["G"]
+    sd = safe_load(reference_dir / "fixtures/module1/ckpt_speaker_branch.pth")["G"]
     torch.testing.assert_close(positional_table(64), sd["encoder.pe.pe"], atol=1e-6, rtol=0)
 
 

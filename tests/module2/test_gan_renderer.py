@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from common import LandmarkSequence, read_landmark_file
+from common.checkpoint import safe_load
 from common.errors import CheckpointError
 from Module2.config import RenderConfig
 from Module2.models.networks import define_G
@@ -26,7 +27,7 @@ def _write_generator(ck_dir, exp, output_nc, ngf=8, epoch="70"):
 @pytest.fixture(scope="module")
 def face(reference_dir):
     root = reference_dir / "fixtures" / "module2" / "pipeline_drawing"
-    pipe = torch.load(root / "pipeline.pt", weights_only=False)
+    pipe = safe_load(root / "pipeline.pt")
     photo256 = pipe["A_uint8_CHW_RGB"].permute(1, 2, 0).numpy()
     photo = np.repeat(np.repeat(photo256, 2, 0), 2, 1)  # 512² like the aligned photo
     src = read_landmark_file(root / "Data_Alm_txt" / "ori.txt")

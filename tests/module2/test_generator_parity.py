@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from common.checkpoint import load_state_dict
+from common.checkpoint import load_state_dict, safe_load
 from common.errors import CheckpointError
 from Module2.models.networks import define_G
 
@@ -23,7 +23,7 @@ def fixtures(reference_dir: Path) -> Path:
 def test_drawing_g_ngf16_reproduces_original(fixtures):
     g = define_G(3, 1, 16, G_NAME, "instance", False, "normal", 0.02, [], div=3, disp=3)
     load_state_dict(fixtures / "g_drawing_ngf16" / "ngf16_net_G_A.pth", g)  # strict
-    io = torch.load(fixtures / "g_drawing_ngf16" / "io.pt", map_location="cpu", weights_only=False)
+    io = safe_load(fixtures / "g_drawing_ngf16" / "io.pt")
     assert io["arg_order"] == ["input", "land1", "land2", "motion", "flow", "ifmask"]
     g.eval()
     with torch.no_grad():
@@ -44,7 +44,7 @@ def test_static_drawing_g_ngf4_reproduces_fakeB_static(fixtures):
     s = define_G(3, 1, 4, "resnet_style2_9blocks")
     load_state_dict(fixtures / "pipeline_drawing" / "static_drawing_ngf4.pth", s)  # strict
     assert sum(p.numel() for p in s.parameters()) == 48_217
-    p = torch.load(fixtures / "pipeline_drawing" / "pipeline.pt", map_location="cpu", weights_only=False)
+    p = safe_load(fixtures / "pipeline_drawing" / "pipeline.pt")
     A = (p["A_uint8_CHW_RGB"].float()[None] / 255 - 0.5) / 0.5
     s.eval()
     with torch.no_grad():  # the original's static stylisation: G at 512, style [0, 1, 0]

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from common import read_landmark_file
+from common.checkpoint import safe_load
 from common.errors import CheckpointError
 from Module2.data.landmark_maps import (
     FACE_LMARK_LOOKUP,
@@ -30,8 +31,8 @@ from Module2.models.networks import define_G
 @pytest.fixture(scope="module")
 def fx(reference_dir):
     root = reference_dir / "fixtures" / "module2"
-    pipe = torch.load(root / "pipeline_drawing" / "pipeline.pt", weights_only=False)
-    io = torch.load(root / "g_drawing_ngf16" / "io.pt", weights_only=False)
+    pipe = safe_load(root / "pipeline_drawing" / "pipeline.pt")
+    io = safe_load(root / "g_drawing_ngf16" / "io.pt")
     lm_dir = root / "pipeline_drawing" / "Data_Alm_txt"
     return {
         "root": root,

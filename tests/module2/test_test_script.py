@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from common import read_landmark_file
+from common.checkpoint import safe_load
 from Module2.models.networks import define_G
 
 MODULE2 = Path(__file__).resolve().parents[2] / "Module2"
@@ -18,7 +19,7 @@ VISUALS = ["real_A", "real_A_lm", "target_B_lm", "fake_B", "fake_B_vis", "fg_mas
 
 def _tiny_dataset(root: Path, db: str, reference_dir: Path) -> Path:
     fx = reference_dir / "fixtures" / "module2" / "pipeline_drawing"
-    pipe = torch.load(fx / "pipeline.pt", weights_only=False)
+    pipe = safe_load(fx / "pipeline.pt")
     photo = np.repeat(np.repeat(pipe["A_uint8_CHW_RGB"].permute(1, 2, 0).numpy(), 2, 0), 2, 1)
     src = read_landmark_file(fx / "Data_Alm_txt" / "ori.txt")
     dst = read_landmark_file(fx / "Data_Alm_txt" / "00000.txt")
