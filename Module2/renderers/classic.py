@@ -98,7 +98,7 @@ class ClassicRenderer(Renderer):
         self._border = border_points(size)
         self._anchor_d: np.ndarray | None = None
         self._set_anchors(np.full(len(JAW_ANCHORED), _ANCHOR_MIN_PX * float(self._scale)))
-        self._source_512 = src.copy()
+        assert self._warp is not None  # built by _set_anchors
         log.debug("classic: %s at %d px, %d triangles", self.cfg.style, size, len(self._warp.triangles))
 
     def _set_anchors(self, distance: np.ndarray) -> None:
