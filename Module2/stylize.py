@@ -570,6 +570,7 @@ def draw_open_mouth(image: np.ndarray, landmarks: np.ndarray, style: str = "draw
     band = min(gap * (0.85 - 0.45 * _smooth01((gap - 4.0 * s) / (10.0 * s))), 0.13 * width)
     upper = catmull_rom(lms[60:65] - off, samples=8)
     lower_edge = upper + np.array([0.0, band], np.float32)
+    ink_w = 2.6 if style == "drawing" else 1.8
     tmask = np.zeros(shape, np.uint8)
     cv2.fillPoly(tmask, [np.round(np.concatenate([upper, lower_edge[::-1]]) * 16).astype(np.int32)], 255,
                  cv2.LINE_AA, 4)
@@ -589,15 +590,20 @@ def draw_open_mouth(image: np.ndarray, landmarks: np.ndarray, style: str = "draw
         a_tongue = np.minimum(tg, mouth).astype(np.float32) / 255.0 * _smooth01((gap - 8.0 * s) / (10.0 * s))
         layers.append((pal["tongue"], a_tongue))
     layers.append((pal["teeth"], a_teeth))
-    # Ink: the teeth's lower edge (drawing) and a bold line round the opening.
-    edge = np.zeros(shape, np.uint8)
+    # Ink: (drawing) the teeth's lower edge, and a bold line round the opening. On a small gap
+    # (an f or v) the line leaves the teeth showing under the upper lip; it covers them gradually
+    # as the mouth opens.
     if style == "drawing":
+        edge = np.zeros(shape, np.uint8)
         cv2.polylines(edge, [np.round(lower_edge * 16).astype(np.int32)], False, 255,
                       max(1, int(round(1.2 * s))), cv2.LINE_AA, 4)
-        edge = np.minimum(edge, mouth)
-    ink_w = 2.6 if style == "drawing" else 1.8
-    cv2.polylines(edge, [loop16], True, 255, max(1, int(round(ink_w * s))), cv2.LINE_AA, 4)
-    layers.append((pal["ink"], edge.astype(np.float32) / 255.0 * _smooth01(gap / (6.0 * s))))
+        layers.append((pal["ink"], np.minimum(edge, mouth).astype(np.float32) / 255.0
+                       * _smooth01((gap - 6.0 * s) / (6.0 * s))))
+    loop_ink = np.zeros(shape, np.uint8)
+    cv2.polylines(loop_ink, [loop16], True, 255, max(1, int(round(ink_w * s))), cv2.LINE_AA, 4)
+    wide = _smooth01((gap - 6.0 * s) / (8.0 * s))
+    a_ink = loop_ink.astype(np.float32) / 255.0 * _smooth01(gap / (6.0 * s)) * (1.0 - a_teeth * (1.0 - wide))
+    layers.append((pal["ink"], a_ink))
     roi = img[y0:y1, x0:x1].astype(np.float32)
     cover = np.zeros(shape, np.float32)
     out = roi.copy()

@@ -16,7 +16,9 @@ Metrics (per clip, then pooled over the set), on the inner-lip gap of the predic
 * **open vowels**: share of AA AE AH AO AW AY segments longer than 60 ms whose gap reaches ≥ 50 % of
   the open level in a frame inside the segment;
 * **pauses**: share of frames inside pauses longer than 200 ms with the gap ≤ 15 % of the open level;
-* **lag**: the shift (frames) that best correlates the gap with the loudness (0 = in sync).
+* **lag**: the shift (frames) that best correlates the gap with the loudness (0 = in sync);
+* **closed elsewhere** (lower is better): share of speech frames away (± 1 frame) from any p/b/m, f/v or
+  pause where the lips are shut anyway: a mouth that closes everywhere would score p/b/m well, this shows it.
 
 Rows: ``default`` (recognition only, as the CLI runs without ``--transcript``), ``envelope``
 (loudness only), ``oracle`` (the true phones drive the visemes: must score ~100 %) and
@@ -190,7 +192,14 @@ def score(gap: np.ndarray, clip: Clip) -> dict[str, tuple[int, int]]:
     level = float(np.percentile(gap, 95))
     closed = gap <= 0.15 * level
     opened = gap >= 0.5 * level
-    res = {"pbm": [0, 0], "vowel": [0, 0], "pause": [0, 0]}
+    res = {"pbm": [0, 0], "vowel": [0, 0], "pause": [0, 0], "spurious": [0, 0]}
+    # Spurious closures: closed frames inside speech, away (±1 frame) from any bilabial, labiodental or silence.
+    excuse = np.zeros(T, bool)
+    for p, a, b in clip.phones:
+        if p in BILABIALS or p in ("F", "V", "SIL"):
+            excuse[_frames_of(a, b, T, 1)] = True
+    speech = ~excuse
+    res["spurious"] = [int((closed & speech).sum()), int(speech.sum())]
     for p, a, b in clip.phones:
         if p in BILABIALS:
             res["pbm"][1] += 1
@@ -254,7 +263,8 @@ def run(clips: list[Clip], split: bool = False) -> None:
         groups += [(g, [c.name for c in clips if c.group == g]) for g in ("tuned", "held-out")]
     for gname, names in groups:
         print(f"\n== {gname}: {len(names)} clips, {sum(1 for c in clips if c.name in names for p in c.phones if p[0] in BILABIALS)} p/b/m")
-        print(f"{'predictor':<11} {'p/b/m closed':>14} {'open vowels':>13} {'pauses':>13} {'lag (frames)':>16}")
+        print(f"{'predictor':<11} {'p/b/m closed':>14} {'open vowels':>13} {'pauses':>13} {'lag (frames)':>16}"
+              f" {'closed elsewhere':>17}")
         for name, per in rows.items():
             cells = []
             for k in ("pbm", "vowel", "pause"):
@@ -263,7 +273,10 @@ def run(clips: list[Clip], split: bool = False) -> None:
                 cells.append(f"{100 * h / max(t, 1):5.1f}% {h:>3}/{t:<3}" if k != "pause" else f"{100 * h / max(t, 1):5.1f}% ({t})")
             lags = [per[n]["lag"][0] for n in names if n in per]
             cells.append(f"{np.median(lags):+.0f} [{min(lags):+d},{max(lags):+d}]")
-            print(f"{name:<11} {cells[0]:>14} {cells[1]:>13} {cells[2]:>13} {cells[3]:>16}")
+            h = sum(per[n]["spurious"][0] for n in names if n in per)
+            t = sum(per[n]["spurious"][1] for n in names if n in per)
+            cells.append(f"{100 * h / max(t, 1):5.1f}% ({t})")
+            print(f"{name:<11} {cells[0]:>14} {cells[1]:>13} {cells[2]:>13} {cells[3]:>16} {cells[4]:>17}")
     if "--verbose" in sys.argv:
         for c in clips:
             print(c.name, {k: rows[k][c.name] for k in rows if c.name in rows[k]})

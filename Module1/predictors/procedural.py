@@ -28,6 +28,8 @@ _VISEME_SHARE = 0.55
 _CLOSE_BELOW = 0.12
 # Share of a phone's opening kept however quiet the sound (soft final syllables still open).
 _LOUD_FLOOR = 0.4
+# Opening on f/v: a gap of ~4 % of the mouth width, which the renderer fills with the upper teeth.
+_LABIODENTAL_OPEN = 0.12
 # Speech the recogniser missed must come within this many dB of the clip's peak level.
 _MISSED_RANGE_DB = 25.0
 
@@ -126,6 +128,10 @@ class ProceduralPredictor(LandmarkPredictor):
             vis = shape[:, 0]
             level = _LOUD_FLOOR + (1.0 - _LOUD_FLOOR) * loud
             open_ = level * (1.0 - _VISEME_SHARE + _VISEME_SHARE * vis) * np.clip(vis / _CLOSE_BELOW, 0.0, 1.0)
+            # f/v: the lower lip comes up under the upper teeth (a narrow gap the teeth fill);
+            # p/b/m: the lips meet. Both for at least one whole frame, whatever the smoothing did.
+            fv = cues.closure_frames(segs, T, fps, phones=("F", "V"))
+            open_[fv] = np.minimum(open_[fv], _LABIODENTAL_OPEN)
             open_[cues.closure_frames(segs, T, fps)] = 0.0
             spread, round_ = shape[:, 1], shape[:, 2]
         else:
