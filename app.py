@@ -173,7 +173,7 @@ def build_app(output_root: Path) -> gr.Blocks:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve the app on 127.0.0.1 until interrupted."""
-    p = argparse.ArgumentParser(prog="app.py", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="app.py", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1")
     p.add_argument("--output_dir", type=Path, default=Path("output/web"),

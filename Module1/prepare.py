@@ -128,7 +128,7 @@ def landmarks_62_5(points_px: np.ndarray, src_fps: float, n_frames: int, std_fac
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False,
         prog="python -m Module1.prepare",
         description="Build a Module1 training dataset (one .npz per clip + index.json, see Module1/data.py) "
                     "from talking-face videos: 62.5-fps normalised and registered landmarks, the audio feature the "

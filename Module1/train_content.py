@@ -27,7 +27,7 @@ KEY = "model_g_face_id"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False,
         prog="python -m Module1.train_content",
         description="Train Module1's content branch (audio windows + face → 68 landmarks) as MakeItTalk does, on a "
                     "dataset made by `python -m Module1.prepare` (format: Module1/data.py). Checkpoints "

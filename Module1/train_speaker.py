@@ -43,7 +43,7 @@ class PoseHead(nn.Module):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(allow_abbrev=False,
         prog="python -m Module1.train_speaker",
         description="Train Module1's speaker-aware branch (audio windows + speaker embedding → landmark "
                     "displacements and head pose) as MakeItTalk does, on a dataset made by `python -m Module1.prepare` "

@@ -270,7 +270,8 @@ def make_toy_data(out: str | Path, n: int = 8, frames: int = 6, clips: int = 2, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--n", type=int, default=8, help="number of photos / drawings / cartoons")
     ap.add_argument("--frames", type=int, default=6, help="frames per drawing video clip (≥ 2)")

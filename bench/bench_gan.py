@@ -133,7 +133,7 @@ def run_original(model, aligned, seq, work: Path, out: Path) -> tuple[list[np.nd
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--batch_size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")

@@ -283,7 +283,7 @@ def run(clips: list[Clip], split: bool = False) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--split", action="store_true", help="also print the tuned and held-out clips separately")
     ap.add_argument("--verbose", action="store_true", help="per-clip scores")
     args = ap.parse_args()

@@ -38,7 +38,7 @@ def _fmt(xs: list[float]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--clip", type=float, default=5.0, help="seconds of speech of the end-to-end clip")
     ap.add_argument("--size", type=int, default=512, choices=[256, 512])

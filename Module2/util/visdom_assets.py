@@ -207,7 +207,7 @@ def install_assets(static: Path | None = None, force: bool = False, quiet: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m Module2.util.visdom_assets", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m Module2.util.visdom_assets", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only report missing assets (exit 1 if any)")
     ap.add_argument("--force", action="store_true", help="fetch and reinstall every asset")
     ap.add_argument("--static_dir", type=Path, default=None, help="install here instead of visdom's static/ folder")
