@@ -148,7 +148,7 @@ def test_three_jobs_one_bad_then_rerun_skips(media, tmp_path, capsys):
     assert videos == ["face-one/output_drawing--ep70.mp4", "face-two/output_drawing--ep70.mp4"]
     assert not (out / "wall-one").exists() and not [p for p in out.iterdir() if p.name.startswith(".partial")]
     recorded = json.loads((out / "face-two" / "config_drawing--ep70.json").read_text())
-    assert recorded["seed"] == 3 and recorded["size"] == 256
+    assert recorded["module1"]["seed"] == 3 and recorded["module2"]["size"] == 256
 
     # Rerun: the finished jobs are skipped, the bad one fails again.
     stamp = (out / "face-one" / "output_drawing--ep70.mp4").stat().st_mtime_ns
