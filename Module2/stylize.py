@@ -608,13 +608,11 @@ def draw_open_mouth(image: np.ndarray, landmarks: np.ndarray, style: str = "draw
     cover = np.zeros(shape, np.float32)
     out = roi.copy()
     for colour, alpha in layers:
-        c = np.asarray(colour, np.float32)
+        rgb = np.asarray(colour, np.float32)
         if img.ndim == 2:
-            c = np.float32(c.mean())
-            out = out + (c - out) * alpha
+            out = out + (np.float32(rgb.mean()) - out) * alpha
         else:
-            c = np.broadcast_to(c, (3,))
-            out = out + (c - out) * alpha[..., None]
+            out = out + (np.broadcast_to(rgb, (3,)) - out) * alpha[..., None]
         cover = np.maximum(cover, alpha)
     a = cover * opacity
     res = roi + (out - roi) * (a if img.ndim == 2 else a[..., None])

@@ -239,8 +239,7 @@ def _gap_of(mouth: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 def run(clips: list[Clip], split: bool = False) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "module1"))
-    from synthetic_face import synthetic_face
+    from tests.module1.synthetic_face import synthetic_face
 
     src = synthetic_face()
     cfg = Module1Config(quiet=True, head_motion=0.0)

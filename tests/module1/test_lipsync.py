@@ -153,3 +153,16 @@ def test_predict_uses_the_config_transcript(caplog):
         seq = pred.predict(Audio(x, SR), synthetic_face(), FPS)
     assert len(seq) == cues.n_frames(x.size / SR, FPS)
     assert "transcript was not used" in caplog.text
+
+
+def test_labiodental_brings_the_lower_lip_up(predictor):
+    """An /f/ between open vowels: a narrow gap (lower lip under the teeth) for a whole frame, not shut."""
+    x = np.concatenate([quiet(0.3), vowel(1.2), quiet(0.3, 1)])
+    T = cues.n_frames(x.size / SR, FPS)
+    segs = [("SIL", 0.0, 0.3), ("AA", 0.3, 0.90), ("F", 0.90, 0.96), ("AA", 0.96, 1.5), ("SIL", 1.5, 1.8)]
+    fv = cues.closure_frames(segs, T, FPS, phones=("F", "V"))
+    assert fv.sum() >= 1
+    gap = gap_of(predictor.mouth_tracks(x, T, FPS, segments=segs)[0])
+    level = np.percentile(gap, 95)
+    assert np.all(gap[fv] <= 0.2 * level)
+    assert np.all(gap[fv] > 1.5)  # apart (the teeth show), unlike a p/b/m
