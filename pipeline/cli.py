@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--jpg", type=Path, help="face photo (any format Pillow reads)")
     io.add_argument("--audio", type=Path, help="speech recording (any format ffmpeg decodes; never modified)")
-    io.add_argument("--video", type=Path, help="a clip: its first frame is the photo and its audio the speech")
+    io.add_argument("--video", type=Path, help="a clip: its first frame is the photo and its audio the speech "
+                    "(with --audio: that speech instead, the folder is <clip>-<audio>)")
+    io.add_argument("--dump_data", type=Path, default=None, metavar="DIR",
+                    help="also write the aligned photo and the landmark sequence the frames were rendered from in the "
+                    "original's test layout (DIR/Data/..., DIR/lists/test{A,B}/<photo>-<audio>.txt) for Module2/test.py")
     io.add_argument("--output_dir", type=Path, default=Path("output"), help="results go to <output_dir>/<photo>-<audio>/")
     io.add_argument("--max_seconds", type=number(0, 86400, lo_open=True), default=600.0, help="refuse speech longer than this")
 
@@ -172,6 +176,7 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
         photo=ns.jpg, audio=ns.audio, video=ns.video, exp=exp, epoch=epoch, output_dir=ns.output_dir,
         fps=ns.fps, predictor=ns.predictor, renderer=ns.renderer,
         landmarker=ns.landmarker, max_seconds=ns.max_seconds, quiet=ns.quiet, module1=m1, module2=m2,
+        dump_data=ns.dump_data,
     )
 
 

@@ -22,8 +22,9 @@ def style_of(exp: str) -> str:
 class PipelineConfig:
     """Inputs, outputs and back-end choices of one photo + speech → video run.
 
-    Exactly one of ``video`` or (``photo`` and ``audio``) is given; with ``video``
-    the first frame is the photo and its audio track the speech.
+    Either ``video`` or (``photo`` and ``audio``) is given; with ``video`` the first frame is
+    the photo and its audio track the speech, unless ``audio`` is given too. ``dump_data``: also
+    write the run's photo and landmarks in the original's test layout there (``Module2/test.py``).
     """
 
     photo: Path | None
@@ -38,6 +39,7 @@ class PipelineConfig:
     landmarker: str = "auto"
     max_seconds: float = 600.0
     quiet: bool = False
+    dump_data: Path | None = None
     module1: Module1Config = field(default_factory=Module1Config)
     module2: RenderConfig = field(default_factory=RenderConfig)
 
@@ -54,8 +56,8 @@ class PipelineConfig:
     @property
     def name(self) -> str:
         """``<photo stem>-<audio stem>``: the output sub-folder, as in the original."""
-        if self.video is not None:
-            return f"{self.video.stem}-{self.video.stem}"
+        if self.video is not None:  # the clip gives the photo, and the speech unless --audio is given
+            return f"{self.video.stem}-{(self.audio or self.video).stem}"
         assert self.photo is not None and self.audio is not None
         return f"{self.photo.stem}-{self.audio.stem}"
 
