@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .ibug68 import N_POINTS
+
 __all__ = ["LandmarkSequence", "write_landmark_file", "read_landmark_file", "check_points", "resample_points"]
 
-N_POINTS = 68
 
 
 def check_points(points: np.ndarray, name: str = "points") -> np.ndarray:
