@@ -196,7 +196,9 @@ def test_continue_train_without_visdom_server(toy, runs):
     assert f"python -m visdom.server -port {port}" in text
     assert "End of epoch 2 / 2" in text and "End of epoch 1 /" not in text
     assert (exp / "2_net_G_A.pth").is_file()
-    assert sorted(p.name for p in exp.glob("iter_*")) == sorted(f"iter_1_net_{n}.pth" for n in NETS["drawing"])
+    # the iteration counter carries on from the first run's 2 (it is saved with the set): iter_3, not iter_1
+    assert sorted(p.name for p in exp.glob("iter_*")) == sorted(
+        [f"iter_3_net_{n}.pth" for n in NETS["drawing"]] + ["iter_3_checkpoint.json", "iter_3_train_state.pth"])
     before, after = runs["before"], torch.load(exp / "2_net_G_A.pth", map_location="cpu", weights_only=True)
     assert after.keys() == before.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # resumed and trained on

@@ -107,3 +107,24 @@ def test_landmark_overlay_marks_points():
     assert out.shape == (1, 3, 32, 32)
     assert out[0, :, 20, 10].tolist() == [1.0, -1.0, -1.0] and out[0, :, 0, 0].tolist() == [-1.0, -1.0, -1.0]
     assert int(((out[0, 0] == 1)).sum()) == 36  # one 6×6 square
+
+
+@pytest.mark.slow
+def test_cartoon_model_shows_its_visuals_in_colour(toy):
+    _, lists, ckpt = toy
+    opt = TrainOptions().parse(["--dataroot", "cartoon", "--model", "geomgm_ifw_cartoon_fore", "--dataset_mode", "umlvd_ifw_cartoon",
+                                "--output_nc", "3", "--blendbg", "1", "--netg_resb_disp", "3", "--list_dir", str(lists),
+                                "--checkpoints_dir", str(ckpt), "--gpu_ids", "-1", "--ngf", "4", "--ndf", "4",
+                                "--num_threads", "0", "--identity_loss", "0"], save=False)
+    torch.manual_seed(0)
+    model = create_model(opt)
+    model.setup(opt)
+    model.set_input(next(iter(create_dataset(opt))))
+    model.optimize_parameters()
+    model.compute_visuals()
+    vis = model.get_current_visuals()
+    # no temporal discriminator and no lip-line loss for cartoons: no clip pair, no lip-line maps
+    expected = [v for v in DRAWING_VISUALS if not v.startswith(("real_B1", "real_B2", "real_B3", "real_B4", "liplinemask"))]
+    assert list(vis) == expected
+    for name in ("fake_B", "fake_B_lm_68_vist", "fake_B_ll", "real_B_ll", "fakeB_static_warp", "fake_B_warp"):
+        assert vis[name].shape == (1, 3, 256, 256), name
