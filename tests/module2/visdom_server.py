@@ -1,9 +1,8 @@
 """A real visdom server on 127.0.0.1 for the Module2 training tests (helper, not a test module).
 
-``python -m visdom.server`` first downloads its JavaScript from CDNs and crashes when offline
-(the MathJax step raises), so the tests start the same server through ``Module2.util.visdom_server`` (the
-project's offline launcher): ``[python, -m, Module2.util.visdom_server, -port, P, --hostname,
-127.0.0.1, -env_path, DIR]``.
+Started through the project's offline launcher ``Module2.util.visdom_server`` (never downloads, no
+autoreload): ``[python, -m, Module2.util.visdom_server, -port, P, --hostname, 127.0.0.1, -env_path, DIR]``.
+``test_visdom_browser`` also checks visdom's own ``python -m visdom.server`` once the assets are installed.
 """
 from __future__ import annotations
 
