@@ -191,18 +191,30 @@ class BaseModel(ABC):
             self._load_training_state(state_path)
 
     def _load_training_state(self, path: Path) -> None:
+        """Restore optimisers (always) and schedulers (unless ``--epoch_count`` was given by hand)."""
         state = safe_load(path, map_location=self.device)
+        # An explicit --epoch_count is CycleGAN's manual resume: its schedule (built with that offset)
+        # starts fresh, so the freshly built schedulers and their learning rates are kept.
+        schedules = int(getattr(self.opt, "epoch_count", 1)) == 1
+        fresh = [[(g["lr"], g.get("initial_lr")) for g in o.param_groups] for o in self.optimizers]
         try:
             if len(state["optimizers"]) != len(self.optimizers) or len(state["schedulers"]) != len(self.schedulers):
                 raise ValueError("different number of optimisers or schedulers")
             for opt, sd in zip(self.optimizers, state["optimizers"]):
                 opt.load_state_dict(sd)
-            for sch, sd in zip(self.schedulers, state["schedulers"]):
-                sch.load_state_dict(sd)
+            if schedules:
+                for sch, sd in zip(self.schedulers, state["schedulers"]):
+                    sch.load_state_dict(sd)
+            else:
+                for opt, lrs in zip(self.optimizers, fresh):
+                    for group, (lr, initial) in zip(opt.param_groups, lrs):
+                        group["lr"] = lr
+                        if initial is not None:
+                            group["initial_lr"] = initial
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"training state {path} does not fit this model: {exc}") from None
         self.resume_state = dict(state.get("counters", {}))
-        if self.resume_state.get("epoch_done"):
+        if schedules and self.resume_state.get("epoch_done"):
             # The loop steps the schedulers right after an end-of-epoch save: do that step now
             # (torch warns about a step before any optimiser step; here it is the restored order).
             with warnings.catch_warnings():

@@ -198,6 +198,20 @@ def test_newest_complete_set_skips_a_broken_one(tmp_path):
         newest_complete_set(exp, ["net_G"])
 
 
+def test_explicit_epoch_count_keeps_the_fresh_schedule(tmp_path):
+    m = _model(tmp_path, steps=2)
+    m.schedulers[0].step()  # lr 0.1 -> 0.05
+    m.save_networks("latest", counters={"epoch": 1, "epoch_iter": 2, "total_iters": 2, "epoch_done": True})
+    resumed = _model(tmp_path, steps=0, continue_train=True)
+    resumed.setup(resumed.opt)
+    assert resumed.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.025)  # restored, then the end-of-epoch step
+    manual = _model(tmp_path, steps=0, continue_train=True, epoch_count=5)
+    manual.setup(manual.opt)
+    assert manual.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.1)  # CycleGAN: schedule starts afresh
+    assert manual.resume_state["total_iters"] == 2
+    assert int(next(iter(manual.optimizers[0].state.values()))["step"]) == 2  # Adam moments still restored
+
+
 def test_original_layout_without_manifest_resumes(tmp_path):
     exp = tmp_path / "exp"
     exp.mkdir()
@@ -238,5 +252,9 @@ def test_continue_train_after_save_by_iter_resumes_where_it_stopped(tmp_path):
     state = torch.load(exp / "iter_4_train_state.pth", weights_only=True)
     steps = [int(s["step"]) for o in state["optimizers"] for s in o["state"].values()]
     assert steps and set(steps) == {4}  # Adam continued from step 2, it did not restart
+    # the restored linear schedule (niter now 2): full learning rate in epoch 2, so G trained on
+    assert state["optimizers"][0]["param_groups"][0]["lr"] == pytest.approx(0.00005)
+    g1, g2 = (torch.load(exp / f"{e}_net_G_A.pth", weights_only=True) for e in (1, 2))
+    assert any(not torch.equal(g1[k], g2[k]) for k in g1)
     assert not (exp / "iter_5_checkpoint.json").exists()
     assert not [p for p in exp.iterdir() if p.name.startswith(".")]
