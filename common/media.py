@@ -173,6 +173,10 @@ def _audio_channels(path: Path) -> int:
         raise AudioError(f"cannot decode audio {path.name}: {exc}") from None
 
 
+# A photo-sized first frame is a few megapixels; a header claiming more is refused before decoding.
+MAX_FRAME_PIXELS = 64 * 10**6
+
+
 def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
     """The first video frame of ``path`` as RGB uint8 (H, W, 3)."""
     import cv2
@@ -180,6 +184,10 @@ def extract_first_frame(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"video file not found: {path}")
+    info = probe(path, count_frames=False)
+    if info.width * info.height > MAX_FRAME_PIXELS:
+        raise InputError(f"video {path.name} has {info.width}x{info.height} frames; at most {MAX_FRAME_PIXELS // 10**6} "
+                         "megapixels are read")
     cmd = ffmpeg_cmd(*ffmpeg_input(path), "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-")
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:

@@ -183,7 +183,7 @@ def _truncated(src: Path, dst: Path, frac: float) -> Path:
 
 
 MEDIA_CASES = ["truncated_wav_header", "zero_length_wav", "jpeg_named_wav", "wav_named_jpg", "huge_png",
-               "truncated_photo", "zero_length_video", "truncated_video", "text_as_video", "wav_as_video_no_frame"]
+               "truncated_photo", "zero_length_video", "truncated_video", "text_as_video", "wav_as_video_no_frame", "huge_video"]
 
 
 @pytest.mark.parametrize("case", MEDIA_CASES)
@@ -216,6 +216,10 @@ def test_malformed_media_is_one_line(work, capsys, example_photo, speech_1s, cas
     elif case == "text_as_video":
         video = work / "notes.mp4"
         video.write_text("ffconcat version 1.0\nfile /etc/passwd\n")
+    elif case == "huge_video":  # one white 8200x8000 PNG frame: tiny file, 66 megapixels to decode
+        video = work / "huge.mkv"
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "color=c=white:s=8200x8000",
+                        "-frames:v", "1", "-c:v", "png", str(video)], check=True)
     elif case == "wav_as_video_no_frame":
         video = work / "speech.mp4"
         shutil.copy(speech_1s, video)
