@@ -21,14 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common.media import ffmpeg_exe  # noqa: E402
+from common.media import ffmpeg_exe, ffmpeg_input  # noqa: E402
 
 
 def make_speech(seconds: float, out: Path) -> Path:
     """``seconds`` of speech: the example looped, 16 kHz mono wav."""
     subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "-1",
-                    "-i", str(REPO / "examples" / "speech.wav"), "-t", f"{seconds:g}", "-ar", "16000", "-ac", "1",
-                    str(out)], check=True)
+                    *ffmpeg_input(REPO / "examples" / "speech.wav"), "-t", f"{seconds:g}", "-ar", "16000", "-ac", "1",
+                    "file:" + str(out.resolve())], check=True)
     return out
 
 
