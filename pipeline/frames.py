@@ -1,55 +1,116 @@
-"""Frames of a run rendered in a background thread while the caller encodes them.
+"""Frames of a run rendered off the caller's thread (on several cores when the renderer allows it).
 
-The renderer's generator runs in its own thread, a bounded number of frames ahead; the
-caller's thread meanwhile observes the frames for the report and pipes them to ffmpeg
-(another process). Rendering is mostly OpenCV and numpy calls that release the GIL, so the
-renderer, the caller and the encoder overlap on the cores. The frames are exactly those of
-``renderer.render(seq)``, in order: a renderer may carry state across frames or fit
-something on the whole sequence first (the classic one fits its jaw band on it), so the
-sequence is never split.
+The caller's thread observes the frames for the report and pipes them to ffmpeg (another
+process) while the frames are made elsewhere; the frames are exactly those of
+``renderer.render(seq)``, in order.
+
+* A renderer with ``fit_sequence(points)`` and ``frames_of(points)`` (the classic one) is
+  rendered in blocks by a thread pool: each thread has its own copy of the prepared
+  renderer (the warp keeps per-call work buffers), fitted on the whole sequence (the classic
+  renderer sizes its jaw band from it), and the work is mostly OpenCV and numpy calls that
+  release the GIL, so the blocks use the other cores.
+* Any other renderer's generator runs in one background thread, a bounded number of frames
+  ahead (a renderer may carry state across frames, so its sequence is never split).
 """
 from __future__ import annotations
 
+import copy
+import os
 import threading
+from collections import deque
 from collections.abc import Iterator
-from queue import Empty, Full, Queue
-from typing import cast
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Empty, Full, Queue, SimpleQueue
+from typing import Any, cast
 
 import numpy as np
 
 from common import LandmarkSequence
 from Module2 import Renderer
 
-__all__ = ["render_frames"]
+__all__ = ["render_frames", "render_threads"]
 
 _DONE = object()
+_BLOCK = 8  # frames per task: enough to amortise the hand-off, small enough to keep every core busy
 
 
-def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16) -> Iterator[np.ndarray]:
-    """``renderer.render(seq)``, computed in a background thread at most ``ahead`` frames ahead."""
+def render_threads() -> int:
+    """Render threads: the cores this process may use, at most 4 (``AP_RENDER_THREADS`` overrides)."""
+    env = os.environ.get("AP_RENDER_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
+                  threads: int | None = None) -> Iterator[np.ndarray]:
+    """``renderer.render(seq)``, made by ``threads`` threads in blocks when possible, else by one thread ahead."""
+    threads = render_threads() if threads is None else threads
+    if threads >= 2 and len(seq) > 2 * _BLOCK and hasattr(renderer, "fit_sequence") and hasattr(renderer, "frames_of"):
+        return _blocks(renderer, seq, threads)
+    return _ahead(renderer, seq, ahead)
+
+
+def _blocks(renderer: Any, seq: LandmarkSequence, threads: int) -> Iterator[np.ndarray]:
+    # Copies are taken before any fitting, so each starts from the renderer's own state, as render() would.
+    copies = [copy.deepcopy(renderer) for _ in range(threads - 1)] + [renderer]
+    free: SimpleQueue[Any] = SimpleQueue()
+    for r in copies:
+        r.fit_sequence(seq.points)
+        free.put(r)
+
+    def block(start: int) -> list[np.ndarray]:
+        r = free.get()
+        try:
+            return list(r.frames_of(seq.points[start:start + _BLOCK]))
+        finally:
+            free.put(r)
+
+    starts = iter(range(0, len(seq), _BLOCK))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
+        queued: deque[Future[list[np.ndarray]]] = deque()
+        for start in starts:  # two blocks per thread in flight: bounded memory, no idle core
+            queued.append(pool.submit(block, start))
+            if len(queued) >= 2 * threads:
+                break
+        try:
+            while queued:
+                frames = queued.popleft().result()
+                nxt = next(starts, None)
+                if nxt is not None:
+                    queued.append(pool.submit(block, nxt))
+                yield from frames
+        finally:
+            for fut in queued:
+                fut.cancel()
+
+
+def _ahead(renderer: Renderer, seq: LandmarkSequence, ahead: int) -> Iterator[np.ndarray]:
     queue: Queue[object] = Queue(maxsize=max(1, ahead))
     stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for frame in renderer.render(seq):
-                while not stop.is_set():
-                    try:
-                        queue.put(frame, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
+                if not put(frame):
                     return
             item: object = _DONE
         except BaseException as exc:  # handed to the consumer, re-raised there
             item = exc
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return
-            except Full:
-                continue
+        put(item)
 
     worker = threading.Thread(target=produce, name="render", daemon=True)
     worker.start()

@@ -142,6 +142,18 @@ class ClassicRenderer(Renderer):
         self._fit_anchors(points)
         return self._frames(points)
 
+    # Block-parallel rendering (pipeline.frames): copies of a prepared renderer each fit the whole
+    # sequence, then render blocks of it; the frames equal render_points' frames.
+    def fit_sequence(self, points: np.ndarray) -> None:
+        """Fit what depends on the whole sequence (the jaw band), as :meth:`render_points` does first."""
+        if self._warp is None or self._base is None:
+            raise RuntimeError("ClassicRenderer.render called before prepare")
+        self._fit_anchors(points)
+
+    def frames_of(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        """The frames of ``points``, a block of the sequence given to :meth:`fit_sequence`."""
+        return self._frames(points)
+
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
         assert self._warp is not None and self._base is not None  # render_points checked prepare ran
         warp, base = self._warp, self._base

@@ -30,6 +30,7 @@ def _seq(src: np.ndarray, n: int) -> LandmarkSequence:
     t = np.arange(n)[:, None, None]
     pts = src[None] + np.sin(t / 3.0) * 2.0
     pts[:, [57, 66], 1] += np.abs(np.sin(np.arange(n) / 2.0))[:, None] * 12.0  # the mouth opens and closes
+    pts[-6:, 5:12, 1] += 25.0  # the jaw drops far only at the end: the whole sequence sizes the jaw band
     return LandmarkSequence(pts.astype(np.float32), 25.0, src)
 
 
@@ -59,9 +60,12 @@ def test_classic_frames_are_the_same(style, example_photo):
     aligned = align_photo(load_photo(example_photo))
     renderer = RENDERERS.get("classic")(RenderConfig(style=style, size=256, quiet=True))
     renderer.prepare(aligned.image, aligned.landmarks)
-    seq = _seq(aligned.landmarks, 30)
+    seq = _seq(aligned.landmarks, 43)  # not a multiple of the block size
     serial = list(renderer.render(seq))
-    threaded = list(render_frames(renderer, seq))
-    assert len(threaded) == len(serial) == 30
-    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, threaded, strict=True))
     assert len({a.tobytes() for a in serial}) > 5  # the frames do differ from each other
+    for threads in (3, 1):  # blocks on copies of the renderer / one thread ahead
+        made = list(render_frames(renderer, seq, threads=threads))
+        assert len(made) == len(serial) == 43
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, made, strict=True)), threads
+    # the renderer given in renders as before afterwards
+    assert all(np.array_equal(a, b) for a, b in zip(serial, renderer.render(seq), strict=True))
