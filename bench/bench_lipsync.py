@@ -111,8 +111,9 @@ def _fetch(cache: Path) -> dict[str, Path]:
                 subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps",
                                 f"{pkg}=={ver}", "-d", str(cache)], check=True)
             with tarfile.open(tgz) as tf:
-                members = [m for m in tf.getmembers()
-                           if re.search(r"/(test/data/librivox|examples/files)/", m.name) and m.isfile()]
+                members = [m for m in tf.getmembers() if m.isfile() and (
+                    re.search(r"/(test/data/librivox|test/data/cards|examples/files)/", m.name)
+                    or m.name.endswith("/test/data/goforward.raw"))]
                 tf.extractall(cache, members=members, filter="data")
         out[pkg] = folder
     return out
@@ -177,6 +178,29 @@ def load_set(cache: Path = CACHE) -> list[Clip]:
     for c in clips:
         c.audio = decode_audio(c.path, 16000)
         c.phones = _fill_silence(c.phones, c.audio.duration)
+    # Utterances that ship with their words only: the phones come from aligning those words
+    # (machine timings, but the bilabials are the words' own); never used for tuning.
+    data = src["pocketsphinx"] / "test" / "data"
+    aligner = cues.TranscriptAligner()
+    said = [(f"cards-{m.group(2)}", data / "cards" / f"{m.group(2)}.wav", m.group(1).strip())
+            for m in re.finditer(r"<s>(.*?)</s> \((\d+)\)", (data / "cards" / "cards.transcription").read_text())]
+    said.append(("goforward", data / "goforward.raw", "go forward ten meters"))
+    for name, path, words in said:
+        if path.suffix == ".raw":  # 16 kHz mono s16le
+            audio = Audio(np.fromfile(path, dtype="<i2").astype(np.float32) / 32768.0, 16000)
+        else:
+            audio = decode_audio(path, 16000)
+        try:
+            phones = [(_arpa(p), a, b) for p, a, b in aligner(audio.samples, words)]
+        except cues.AlignmentError as exc:
+            print(f"({name} left out: {exc})")
+            continue
+        if not aligner.phone_level:  # goforward.raw: "meters" runs past the end of the file
+            print(f"({name} left out: only a word-level alignment)")
+            continue
+        clip = Clip(name, "aligned", path, _fill_silence(phones, audio.duration), words)
+        clip.audio = audio
+        clips.append(clip)
     return clips
 
 
@@ -274,7 +298,7 @@ def run(clips: list[Clip], split: bool = False) -> None:
             rows.setdefault(name, {})[c.name] = score(_gap_of(mouth, src), c)
     groups = [("all", [c.name for c in clips])]
     if split:
-        groups += [(g, [c.name for c in clips if c.group == g]) for g in ("tuned", "held-out")]
+        groups += [(g, [c.name for c in clips if c.group == g]) for g in ("tuned", "held-out", "aligned")]
     for gname, names in groups:
         print(f"\n== {gname}: {len(names)} clips, {sum(1 for c in clips if c.name in names for p in c.phones if p[0] in BILABIALS)} p/b/m")
         print(f"{'predictor':<11} {'p/b/m closed':>14} {'open vowels':>13} {'pauses':>13} {'lag (frames)':>16}"

@@ -30,6 +30,9 @@ _CLOSE_BELOW = 0.12
 _LOUD_FLOOR = 0.4
 # Opening on f/v: a gap of ~4 % of the mouth width, which the renderer fills with the upper teeth.
 _LABIODENTAL_OPEN = 0.12
+# A recognised /t d k g/ this many dB quieter than both sides is a closure the lips make (None: off):
+# the recogniser mistakes a /b/ for a /d/ or /g/ far more often than it misses the closure itself.
+_STOP_DIP_DB: float | None = 15.0
 # Speech the recogniser missed must come within this many dB of the clip's peak level.
 _MISSED_RANGE_DB = 25.0
 
@@ -114,14 +117,16 @@ class ProceduralPredictor(LandmarkPredictor):
         if segs is not None:
             shape = cues.viseme_tracks(segs, T, fps)
             said = cues.speech_track(segs, T, fps)
-            if aligned:  # true or aligned phones: they say where the speech is
-                gate = ndimage.gaussian_filter1d(said, 0.5, mode="nearest")
-            else:
-                # Per-clip adaptive voice activity: a recognised phone within _MISSED_RANGE_DB of
-                # the peak is speech even under the activity threshold (a soft final syllable).
-                db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
-                audible = cues.to_frames((db > float(np.percentile(db, 99)) - _MISSED_RANGE_DB).astype(np.float64),
-                                         T, fps)
+            # A phone within _MISSED_RANGE_DB of the clip's peak level is speech, even under the
+            # activity threshold (a soft final syllable); one over near-silence is not.
+            db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
+            loud_enough = db > float(np.percentile(db, 99)) - _MISSED_RANGE_DB
+            # ... bridging quiet gaps under 150 ms (stop closures inside words).
+            loud_enough = ndimage.binary_closing(np.pad(loud_enough, 15, mode="edge"), np.ones(15, bool))[15:-15]
+            audible = cues.to_frames(loud_enough.astype(np.float64), T, fps)
+            if aligned:  # true or aligned phones say where the speech is
+                gate = ndimage.gaussian_filter1d(said * audible, 0.5, mode="nearest")
+            else:  # per-clip adaptive voice activity
                 gate = np.maximum(gate, ndimage.gaussian_filter1d(said * audible, 0.5, mode="nearest"))
             # The phone sets the opening (open vowels most, /i/ less), the loudness scales it;
             # quiet syllables keep a floor so that a soft final vowel still opens.
@@ -176,6 +181,9 @@ class ProceduralPredictor(LandmarkPredictor):
         # speech peak: not a breath, a room tail or a click) re-opens the mouth.
         db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
         strong = active & (db > float(np.percentile(db, 99)) - _MISSED_RANGE_DB)
-        segs = cues.fill_missed_speech(cues.check_closures(segs, rms), strong)
+        segs = cues.check_closures(segs, rms)
+        if _STOP_DIP_DB is not None:
+            segs = cues.stop_closures(segs, rms, min_dip_db=_STOP_DIP_DB)
+        segs = cues.fill_missed_speech(segs, strong)
         self.phones = list(segs)
         return segs
