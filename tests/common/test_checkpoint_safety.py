@@ -66,6 +66,7 @@ def test_namespace_and_other_classes_are_refused(tmp_path):
         read_checkpoint(tmp_path / "ns.pth", key="model")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 def test_torchscript_archive_is_refused(tmp_path):
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "ts.pt"))
     with pytest.raises(CheckpointError) as err:
