@@ -166,3 +166,30 @@ def test_labiodental_brings_the_lower_lip_up(predictor):
     level = np.percentile(gap, 95)
     assert np.all(gap[fv] <= 0.2 * level)
     assert np.all(gap[fv] > 1.5)  # apart (the teeth show), unlike a p/b/m
+
+
+def test_clear_stop_closure_becomes_a_lip_closure():
+    """A /d/ the audio shows as a silent closure (20 dB under both sides) shuts the lips; a /d/ inside
+    loud sound stays as it is."""
+    rms = np.full(100, 0.1, np.float32)
+    rms[40:46] = 0.005  # -26 dB dip
+    segs = [("AH", 0.0, 0.40), ("D", 0.40, 0.46), ("AH", 0.46, 0.70), ("D", 0.70, 0.76), ("AH", 0.76, 1.0)]
+    out = cues.stop_closures(segs, rms, min_dip_db=15.0)
+    assert [p for p, _, _ in out] == ["AH", "B", "AH", "D", "AH"]
+
+
+def test_recognition_does_not_depend_on_what_came_before():
+    """Same audio, same phones, even after loud noise (whose noise estimate used to carry over)."""
+    wav = REPO / "examples" / "female12.wav"
+    if not wav.is_file():
+        pytest.skip("no example speech")
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    a = cues.to_16k(*sf.read(wav, dtype="float32"))
+    a = (0.1 * a + 0.003 * rng.standard_normal(a.size)).astype(np.float32)  # quiet, a little noisy
+    noise = (0.3 * rng.standard_normal(2 * SR)).astype(np.float32)
+    rec = cues.PhoneRecognizer()
+    first = rec(a)
+    rec(noise)
+    assert rec(a) == first
