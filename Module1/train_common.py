@@ -30,6 +30,7 @@ import torch
 from common import InputError, UserError
 from common.checkpoint import read_checkpoint, save_atomic
 from common.device import select_device
+from common.options import relative_subpath
 
 from .data import Clip, Dataset, read_dataset, windows
 from .registration import mouth_fan_area, register_to
@@ -79,7 +80,7 @@ def add_common_args(p: argparse.ArgumentParser, *, lr: float, reg_lr: float, ckp
                    help="dataset of the evaluation pass after every training epoch (the original's test/val split)")
     p.add_argument("--root_dir", type=Path, default=Path("runs/module1"),
                    help="run folder: checkpoints go to <root_dir>/ckpt/<name>/ (default: %(default)s)")
-    p.add_argument("--name", default="tmp", help="run name (default: %(default)s)")
+    p.add_argument("--name", type=relative_subpath, default="tmp", help="run name (default: %(default)s)")
     p.add_argument("--train", action="store_true", help="train; without it, one evaluation pass (the original's test())")
     p.add_argument("--write", action="store_true", help="save checkpoints (the original saves only with --write)")
     p.add_argument("--resume", action="store_true",
