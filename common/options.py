@@ -38,6 +38,7 @@ class OneLineParser(argparse.ArgumentParser):
         for action in self._actions:
             if action.nargs is None and action.option_strings and isinstance(getattr(ns, action.dest, None), list):
                 self.error(f"argument {action.option_strings[0]}: expected one value")
+        check_finite_floats(self, ns)  # flags added later with a plain type=float are covered too
         return ns, rest
 
     def error(self, message: str) -> NoReturn:
