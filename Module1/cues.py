@@ -12,6 +12,7 @@ the pocketsphinx wheel. Tracks come in two time bases:
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -20,6 +21,8 @@ import numpy as np
 from scipy import ndimage
 
 from common import Audio
+
+from . import phone_worker
 
 __all__ = [
     "TARGET_SR",
@@ -290,63 +293,124 @@ def _viseme(phone: str) -> Viseme:
 class PhoneRecognizer:
     """pocketsphinx phonetic decoder (en-us model from the wheel), built once and reused.
 
+    Audio longer than one piece is decoded piece by piece in parallel: this process decodes
+    some pieces while up to ``workers`` worker processes (default: the usable cores; 1 = all
+    here) decode the others. The phones are the same as sequential decoding: every piece is
+    one utterance on fresh feature state (:func:`Module1.phone_worker.decode`).
     Raises ``RuntimeError`` from ``__init__`` when pocketsphinx or its model is unavailable.
     """
 
-    def __init__(self, quiet: bool = True, piece_s: float = 20.0) -> None:
-        try:
-            import pocketsphinx as ps
-        except Exception as exc:  # optional dependency
-            raise RuntimeError(f"pocketsphinx is not importable: {exc}") from None
-        base = ps.get_model_path("en-us")
-        hmm = f"{base}/en-us"
-        phone_lm = f"{base}/en-us-phone.lm.bin"
-        try:
-            config = ps.Config(hmm=hmm, allphone=phone_lm, lw=2.0, beam=1e-20, pbeam=1e-20,
-                               samprate=TARGET_SR, loglevel="FATAL")
-            self._decoder = ps.Decoder(config)
-            frate = config["frate"]
-        except Exception as exc:
-            raise RuntimeError(f"pocketsphinx phone decoder unavailable ({hmm}): {exc}") from None
-        self.frame_s = 1.0 / float(frate or 100)
-        self._cmn0 = self._decoder.get_cmn()
+    def __init__(self, quiet: bool = True, piece_s: float = 20.0, workers: int | None = None) -> None:
+        self._dec = phone_worker.new_decoder()
+        self.frame_s = self._dec.frame_s
         self.quiet = quiet
         self.piece_s = piece_s
+        self.workers = workers
 
     def __call__(self, samples16: np.ndarray) -> list[tuple[str, float, float]]:
         """Phone segments ``(phone, start_s, end_s)`` of 16 kHz mono float samples.
 
         Long audio is cut at quiet points into pieces of about ``piece_s`` seconds,
         each decoded as one utterance (batch cepstral normalisation), so the result does
-        not depend on what the decoder heard before.
+        not depend on what the decoder heard before, nor on which process decoded it.
         """
-        from tqdm import tqdm
-
         x = np.asarray(samples16, dtype=np.float32)
         if x.size and (float(x.max()) > 1.0 or float(x.min()) < -1.0):  # decoded audio never is: no copy then
             x = np.clip(x, -1.0, 1.0)
         cuts = _quiet_cuts(x, self.piece_s)
+        # Pieces too short to hold a phone are skipped.
+        pieces = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= TARGET_SR // 10]
+
+        def pcm(i: int) -> bytes:  # one piece at a time (long speech)
+            a, b = pieces[i]
+            return (x[a:b] * 32767.0).astype("<i2").tobytes()
+
+        found = self._decode_all([b - a for a, b in pieces], pcm)
         segs: list[tuple[str, float, float]] = []
-        pieces = list(zip(cuts[:-1], cuts[1:]))
-        for a, b in tqdm(pieces, desc="phones", unit="piece", disable=self.quiet or len(pieces) < 2, leave=False):
-            if b - a < TARGET_SR // 10:  # too short to hold a phone
-                continue
+        for (a, _), piece in zip(pieces, found):
             off = a / TARGET_SR
-            pcm = (x[a:b] * 32767.0).astype("<i2")  # one piece at a time (long speech)
-            for phone, s, e in self._decode(pcm):
-                segs.append((phone, off + s, off + e))
+            segs.extend((phone, off + s, off + e) for phone, s, e in piece)
         return segs
 
-    def _decode(self, pcm: np.ndarray) -> list[tuple[str, float, float]]:
-        d = self._decoder
-        # Fresh feature state (noise estimate, CMN) per piece: the phones of a piece must not
-        # depend on what the decoder heard before (same audio, same video).
-        d.reinit_feat()
-        d.set_cmn(self._cmn0)
-        d.start_utt()
-        d.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
-        d.end_utt()
-        return [(str(s.word), s.start_frame * self.frame_s, (s.end_frame + 1) * self.frame_s) for s in d.seg()]
+    def _n_workers(self, n_pieces: int) -> int:
+        """Worker processes for ``n_pieces`` pieces: 0 (decode here) for one piece, one core, or in a batch worker."""
+        import multiprocessing
+
+        if n_pieces < 2 or multiprocessing.parent_process() is not None:  # batch jobs already fill the cores
+            return 0
+        want = self.workers if self.workers is not None else len(os.sched_getaffinity(0))
+        return max(0, min(int(want), n_pieces - 1)) if want > 1 else 0
+
+    def _decode_all(self, sizes: list[int], pcm) -> list[list[tuple[str, float, float]]]:
+        """Phones of the pieces of ``sizes`` samples, in order (``pcm(i)`` gives piece ``i``'s int16 bytes)."""
+        from tqdm import tqdm
+
+        n = len(sizes)
+        out: list[list[tuple[str, float, float]] | None] = [None] * n
+        bar = tqdm(total=n, desc="phones", unit="piece", disable=self.quiet or n < 2, leave=False)
+        with bar:
+            workers = self._n_workers(n)
+            if workers:
+                self._decode_parallel(sizes, pcm, out, workers, bar)
+            for i in range(n):  # everything (sequential), or what the workers could not do
+                if out[i] is None:
+                    out[i] = phone_worker.decode(self._dec, pcm(i))
+                    bar.update()
+        return [o for o in out if o is not None]
+
+    # Worker start-up (interpreter, pocketsphinx, model) in samples of decoding it could have done instead.
+    _WORKER_START = 5 * TARGET_SR
+
+    def _decode_parallel(self, sizes: list[int], pcm, out: list, workers: int, bar) -> None:
+        """Fill ``out`` with the phones of pieces decoded by ``workers`` worker processes and by this one.
+
+        Pieces are shared out longest first to whoever has the least to do (a worker counts its
+        start-up); this process decodes its share while the workers decode theirs. Workers run
+        :mod:`Module1.phone_worker` as a script (``python -P``): the caller's main module is not
+        re-run, unlike multiprocessing's spawn. A worker that fails leaves its pieces to this process.
+        """
+        import json
+        import subprocess
+        import sys
+
+        groups: list[list[int]] = [[] for _ in range(workers + 1)]  # 0: this process
+        load = [0] + [self._WORKER_START] * workers
+        for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+            k = int(np.argmin(load))
+            groups[k].append(i)
+            load[k] += sizes[i]
+        procs: list[tuple[subprocess.Popen, list[int]]] = []
+        try:
+            for g in groups[1:]:
+                if not g:
+                    continue
+                try:
+                    proc = subprocess.Popen([sys.executable, "-P", phone_worker.__file__], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    procs.append((proc, g))
+                    assert proc.stdin is not None
+                    blob = [pcm(i) for i in g]
+                    proc.stdin.write(json.dumps([len(b) for b in blob]).encode() + b"\n" + b"".join(blob))
+                    proc.stdin.close()  # the worker reads everything first, so this returns at once
+                except OSError as exc:
+                    log.warning("phones: no worker process (%s); decoding its pieces here", exc)
+            for i in groups[0]:
+                out[i] = phone_worker.decode(self._dec, pcm(i))
+                bar.update()
+            for proc, g in procs:
+                assert proc.stdout is not None
+                text = proc.stdout.read()
+                if proc.wait() != 0:
+                    log.warning("phones: a worker process failed (exit %s); decoding its pieces here", proc.returncode)
+                    continue
+                for i, piece in zip(g, json.loads(text), strict=True):
+                    out[i] = [(str(p), float(s), float(e)) for p, s, e in piece]
+                    bar.update()
+        finally:
+            for proc, _ in procs:  # only left running when this process was interrupted
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
 
 class AlignmentError(Exception):
