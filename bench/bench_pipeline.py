@@ -9,7 +9,9 @@ Each configuration runs in its own process. Per configuration, side by side in t
 * serial    predict + render + encode in one thread (the chain before the overlap);
 * x264      encoding the same, already rendered frames alone (the floor the chain cannot beat);
 
-model loading, face detection and the one-time stylisation are excluded ("setup"). RTF =
+model loading, face detection and the one-time stylisation are excluded ("setup"). "predict s" is
+the landmark prediction alone (phone pieces decoded in worker processes too), "1 proc s" the same
+with every piece decoded in this process (``PhoneRecognizer(workers=1)``; same phones). RTF =
 seconds of processing ÷ seconds of audio, wall clock; "CPU" columns are CPU seconds (this
 process and its ffmpeg children) ÷ seconds of audio, which a shared machine does not inflate.
 Each figure is the minimum of ``--repeats`` runs, interleaved. Peak RSS is taken before the
@@ -94,6 +96,16 @@ def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
                 min(best["cpu_serial"], u)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+        rec = getattr(predictor, "_recognizer", None)
+        one_proc = float("inf") if rec is not None else float("nan")
+        if rec is not None:  # the same prediction with the phones decoded in this process only
+            rec.workers = 1
+            for _ in range(repeats):
+                t4 = time.perf_counter()
+                predictor.predict(audio, aligned.landmarks, 25.0)
+                one_proc = min(one_proc, time.perf_counter() - t4)
+            rec.workers = None
+
         seq = predictor.predict(audio, aligned.landmarks, 25.0)
         frames = list(renderer.render(seq))
         assert all(np.array_equal(a, b) for a, b in zip(frames, render_frames(renderer, seq), strict=True))
@@ -104,7 +116,7 @@ def _one(size: int, style: str, seconds: float, repeats: int) -> dict:
             x264, cpu_x264 = min(x264, time.perf_counter() - t3), min(cpu_x264, _cpu() - c3)
     return {
         "size": size, "style": style, "seconds": seconds, "frames": len(frames),
-        "setup_s": setup, "predict_s": best["predict"], "chain_s": best["chain"], "serial_s": best["serial"],
+        "setup_s": setup, "predict_s": best["predict"], "predict_1proc_s": one_proc, "chain_s": best["chain"], "serial_s": best["serial"],
         "x264_s": x264, "rtf_chain": best["chain"] / seconds, "rtf_serial": best["serial"] / seconds,
         "rtf_x264": x264 / seconds, "peak_rss_mb": peak, "cpu_chain": best["cpu_chain"] / seconds,
         "cpu_serial": best["cpu_serial"] / seconds, "cpu_x264": cpu_x264 / seconds,
@@ -129,13 +141,14 @@ def main() -> None:
                                   "--repeats", str(args.repeats)], capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'size':>4} {'style':>8} {'audio s':>7} {'frames':>6} {'setup s':>7} {'predict s':>9} "
-          f"{'RTF chain':>9} {'RTF serial':>10} {'RTF x264':>8} {'chain/x264':>10} {'CPU chain':>9} {'CPU serial':>10} "
+          f"{'1 proc s':>8} {'RTF chain':>9} {'RTF serial':>10} {'RTF x264':>8} {'chain/x264':>10} {'CPU chain':>9} {'CPU serial':>10} "
           f"{'CPU x264':>8} {'peak MB':>8}")
     for r in rows:
         print(f"{r['size']:>4} {r['style']:>8} {r['seconds']:>7.1f} {r['frames']:>6} {r['setup_s']:>7.2f} "
-              f"{r['predict_s']:>9.2f} {r['rtf_chain']:>9.3f} {r['rtf_serial']:>10.3f} {r['rtf_x264']:>8.3f} "
+              f"{r['predict_s']:>9.2f} {r['predict_1proc_s']:>8.2f} {r['rtf_chain']:>9.3f} {r['rtf_serial']:>10.3f} {r['rtf_x264']:>8.3f} "
               f"{r['rtf_chain'] / r['rtf_x264']:>10.2f} {r['cpu_chain']:>9.3f} {r['cpu_serial']:>10.3f} {r['cpu_x264']:>8.3f} "
               f"{r['peak_rss_mb']:>8.0f}")
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
