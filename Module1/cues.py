@@ -293,9 +293,9 @@ def _viseme(phone: str) -> Viseme:
 class PhoneRecognizer:
     """pocketsphinx phonetic decoder (en-us model from the wheel), built once and reused.
 
-    Audio longer than one piece is decoded piece by piece in parallel: this process decodes
-    some pieces while up to ``workers`` worker processes (default: the usable cores; 1 = all
-    here) decode the others. The phones are the same as sequential decoding: every piece is
+    Audio longer than one piece is decoded piece by piece in ``workers`` processes at once
+    (default: the usable cores; 1 = all in this one): this process decodes some pieces while
+    worker processes decode the others. The phones are the same as sequential decoding: every piece is
     one utterance on fresh feature state (:func:`Module1.phone_worker.decode`).
     Raises ``RuntimeError`` from ``__init__`` when pocketsphinx or its model is unavailable.
     """
@@ -333,13 +333,13 @@ class PhoneRecognizer:
         return segs
 
     def _n_workers(self, n_pieces: int) -> int:
-        """Worker processes for ``n_pieces`` pieces: 0 (decode here) for one piece, one core, or in a batch worker."""
+        """Worker processes to start besides this one: 0 for one piece, one core, or in a batch worker."""
         import multiprocessing
 
         if n_pieces < 2 or multiprocessing.parent_process() is not None:  # batch jobs already fill the cores
             return 0
         want = self.workers if self.workers is not None else len(os.sched_getaffinity(0))
-        return max(0, min(int(want), n_pieces - 1)) if want > 1 else 0
+        return max(0, min(int(want) - 1, n_pieces - 1))
 
     def _decode_all(self, sizes: list[int], pcm) -> list[list[tuple[str, float, float]]]:
         """Phones of the pieces of ``sizes`` samples, in order (``pcm(i)`` gives piece ``i``'s int16 bytes)."""
