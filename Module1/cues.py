@@ -384,27 +384,37 @@ class PhoneRecognizer:
             for g in groups[1:]:
                 if not g:
                     continue
+                proc = None
                 try:
                     proc = subprocess.Popen([sys.executable, "-P", phone_worker.__file__], stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                    procs.append((proc, g))
                     assert proc.stdin is not None
                     blob = [pcm(i) for i in g]
                     proc.stdin.write(json.dumps([len(b) for b in blob]).encode() + b"\n" + b"".join(blob))
                     proc.stdin.close()  # the worker reads everything first, so this returns at once
+                    procs.append((proc, g))
                 except OSError as exc:
                     log.warning("phones: no worker process (%s); decoding its pieces here", exc)
+                    if proc is not None:
+                        proc.kill()
+                        proc.wait()
             for i in groups[0]:
                 out[i] = phone_worker.decode(self._dec, pcm(i))
                 bar.update()
             for proc, g in procs:
                 assert proc.stdout is not None
                 text = proc.stdout.read()
-                if proc.wait() != 0:
-                    log.warning("phones: a worker process failed (exit %s); decoding its pieces here", proc.returncode)
+                try:
+                    if proc.wait() != 0:
+                        raise ValueError(f"exit status {proc.returncode}")
+                    done = [[(str(p), float(s), float(e)) for p, s, e in piece] for piece in json.loads(text)]
+                    if len(done) != len(g):
+                        raise ValueError(f"{len(done)} pieces back of {len(g)}")
+                except ValueError as exc:  # JSONDecodeError is one too
+                    log.warning("phones: a worker process failed (%s); decoding its pieces here", exc)
                     continue
-                for i, piece in zip(g, json.loads(text), strict=True):
-                    out[i] = [(str(p), float(s), float(e)) for p, s, e in piece]
+                for i, piece in zip(g, done):
+                    out[i] = piece
                     bar.update()
         finally:
             for proc, _ in procs:  # only left running when this process was interrupted

@@ -1,6 +1,7 @@
 """Module1.cues.PhoneRecognizer: pieces decoded in worker processes give exactly the sequential phones."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -60,13 +61,28 @@ def test_parallel_equals_sequential_45s():
     assert np.all(np.diff(starts) > 0) and starts[-1] > 40.0
 
 
-def test_failed_workers_fall_back_to_this_process(monkeypatch, caplog):
+# Stand-ins for the worker's interpreter: read everything, then die or answer rubbish / too little.
+_BAD_WORKERS = {"dies": "cat >/dev/null; exit 3", "rubbish": "cat >/dev/null; echo '[['",
+                "too little": "cat >/dev/null; echo '[]'"}
+
+
+@pytest.mark.parametrize("program", ["/nonexistent/python", "true", "dies", "rubbish", "too little"])
+def test_failed_workers_fall_back_to_this_process(monkeypatch, caplog, tmp_path, program):
+    """Workers that cannot start, quit unread, die or answer wrong: their pieces are decoded here."""
+    if program in _BAD_WORKERS:
+        exe: str | None = str(tmp_path / "worker.sh")
+        (tmp_path / "worker.sh").write_text(f"#!/bin/sh\n{_BAD_WORKERS[program]}\n")
+        (tmp_path / "worker.sh").chmod(0o755)
+    else:
+        exe = program if program.startswith("/") else shutil.which(program)
+    if exe is None:
+        pytest.skip(f"no {program} program")
     x = looped_speech(12.0)
     want = cues.PhoneRecognizer(piece_s=4.0, workers=1)(x)
-    monkeypatch.setattr(sys, "executable", str(Path("/nonexistent/python")))  # the workers cannot start
+    monkeypatch.setattr(sys, "executable", exe)
     with caplog.at_level("WARNING", logger="Module1.cues"):
-        assert cues.PhoneRecognizer(piece_s=4.0, workers=2)(x) == want
-    assert "no worker process" in caplog.text
+        assert cues.PhoneRecognizer(piece_s=4.0, workers=3)(x) == want
+    assert "no worker process" in caplog.text or "a worker process failed" in caplog.text
 
 
 def test_workers_do_not_rerun_the_callers_script(tmp_path):
