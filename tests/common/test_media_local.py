@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from common.media import VideoWriter, decode_audio, extract_first_frame, probe
+from tests.pipeline.trust_helpers import listening_socket
 
 SPEECH = Path(__file__).resolve().parents[2] / "examples" / "speech.wav"
 
@@ -21,37 +19,6 @@ def example_speech() -> Path:
         pytest.skip("examples/speech.wav missing")
     return SPEECH
 
-
-@contextmanager
-def listening_socket(seconds: float = 3.0):
-    """A real TCP listener on 127.0.0.1 that records whether anything connected (bounded in time)."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(0.2)
-    hits: list[str] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        deadline = seconds / 0.2
-        while not stop.is_set() and deadline > 0:
-            deadline -= 1
-            try:
-                conn, addr = srv.accept()
-            except OSError:
-                continue
-            hits.append(str(addr))
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1], hits
-    finally:
-        stop.set()
-        thread.join(seconds + 1)
-        srv.close()
 
 
 @pytest.fixture()
