@@ -25,7 +25,8 @@ DRAWING_VISUALS = [
     "fakeB_static_warp", "fakeB_static", "fake_B_warp", "real_B1_lm_68_vist", "real_B2_lm_68_vist", "real_B3", "real_B4",
     "fake_B_l", "fake_B2_l", "real_B_l", "fake_B_le", "fake_B2_le", "real_B_le", "fake_B_ll", "fake_B2_ll", "real_B_ll",
 ]
-SEED = ("--dataroot drawing --model geomgm_ifw_fore --netg_resb_div 3 --netg_resb_disp 3 --output_nc 1 --lambda_geom 50 "
+# the original README's drawing training flags
+ORIGINAL_DRAWING_FLAGS = ("--dataroot drawing --model geomgm_ifw_fore --netg_resb_div 3 --netg_resb_disp 3 --output_nc 1 --lambda_geom 50 "
         "--lambda_geom_lipline 50 --more_weight_for_lip 2 --lambda_face 3.0 --lambda_warp_inter 10 --blendbg 1").split()
 
 
@@ -46,7 +47,7 @@ def toy(tmp_path_factory):
 
 def _opt(toy, *extra):
     _, lists, ckpt = toy
-    return TrainOptions().parse(SEED + ["--list_dir", str(lists), "--checkpoints_dir", str(ckpt), "--gpu_ids", "-1",
+    return TrainOptions().parse(ORIGINAL_DRAWING_FLAGS + ["--list_dir", str(lists), "--checkpoints_dir", str(ckpt), "--gpu_ids", "-1",
                                         "--ngf", "4", "--ndf", "4", "--num_threads", "0", "--identity_loss", "0", *extra],
                                 save=False)
 
@@ -92,7 +93,7 @@ def test_unimplemented_modes_are_refused(toy, flag, value):
 
 def test_unimplemented_mode_is_one_line_exit_2(toy):
     _, lists, ckpt = toy
-    proc = subprocess.run([sys.executable, "train.py", *SEED, "--list_dir", str(lists), "--checkpoints_dir", str(ckpt),
+    proc = subprocess.run([sys.executable, "train.py", *ORIGINAL_DRAWING_FLAGS, "--list_dir", str(lists), "--checkpoints_dir", str(ckpt),
                            "--gpu_ids", "-1", "--warp_loss", "1", "--display_id", "0"],
                           cwd=REPO / "Module2", capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
