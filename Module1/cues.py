@@ -599,16 +599,14 @@ def check_closures(
     relabelled :data:`TRANSITION` so that they take their neighbours' shape instead of
     snapping the mouth shut. ``rms`` is the analysis-grid RMS (:func:`rms_track`).
     """
-    r = np.asarray(rms, dtype=np.float64)
-    db = 20.0 * np.log10(np.maximum(r, 1e-10))
+    db = _db_track(rms)
     out = []
     ctx = max(1, int(round(context_s / hop_s)))
     for phone, start, end in segments:
-        if phone.upper() in _BILABIALS and r.size:
-            a = int(np.clip(np.floor(start / hop_s), 0, r.size - 1))
-            b = int(np.clip(np.ceil(end / hop_s), a + 1, r.size))
-            around = np.r_[db[max(0, a - ctx):a], db[b:b + ctx]]
-            if around.size == 0 or around.max() - db[a:b].min() < min_dip_db:
+        if phone.upper() in _BILABIALS and db.size:
+            before, inside, after = _around(db, start, end, hop_s, ctx)
+            around = np.r_[before, after]
+            if around.size == 0 or around.max() - inside.min() < min_dip_db:
                 phone = TRANSITION
         out.append((phone, start, end))
     return out
@@ -630,23 +628,33 @@ def stop_closures(
     bilabial, so the lips meet there. Costs closures on some true /t d k g/ (counted by the
     benchmark's "closed elsewhere" column).
     """
-    r = np.asarray(rms, dtype=np.float64)
-    if r.size == 0:
+    db = _db_track(rms)
+    if db.size == 0:
         return list(segments)
-    db = 20.0 * np.log10(np.maximum(r, 1e-10))
     ctx = max(1, int(round(context_s / hop_s)))
     want = {p.upper() for p in stops}
     out = []
     for phone, start, end in segments:
         if phone.upper() in want:
-            a = int(np.clip(np.floor(start / hop_s), 0, r.size - 1))
-            b = int(np.clip(np.ceil(end / hop_s), a + 1, r.size))
-            low = db[a:b].min()
-            before, after = db[max(0, a - ctx):a], db[b:b + ctx]
-            if before.size and after.size and min(before.max(), after.max()) - low >= min_dip_db:
+            before, inside, after = _around(db, start, end, hop_s, ctx)
+            if before.size and after.size and min(before.max(), after.max()) - inside.min() >= min_dip_db:
                 phone = "B"
         out.append((phone, start, end))
     return out
+
+
+def _db_track(rms: np.ndarray) -> np.ndarray:
+    """The analysis-grid RMS in dB (floored at -200 dB)."""
+    return 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64), 1e-10))
+
+
+def _around(
+    db: np.ndarray, start: float, end: float, hop_s: float, ctx: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``db`` before, inside and after the segment [start, end) on the grid (``ctx`` hops each side)."""
+    a = int(np.clip(np.floor(start / hop_s), 0, db.size - 1))
+    b = int(np.clip(np.ceil(end / hop_s), a + 1, db.size))
+    return db[max(0, a - ctx):a], db[a:b], db[b:b + ctx]
 
 
 def fill_missed_speech(
