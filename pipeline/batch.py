@@ -293,13 +293,14 @@ def _prepare_task(cfgs: list[tuple[str, PipelineConfig]]) -> tuple[dict[str, Any
 
 def _run_task(group: list[tuple[int, str, PipelineConfig, Any]]) -> list[JobResult]:
     """Worker: run jobs that share an output folder, one after the other."""
-    from .run import run
+    from .run import run, sigterm_raises
 
     out = []
     for index, name, cfg, prepared in group:
         t0 = time.perf_counter()
         try:
-            result = run(cfg, prepared)
+            with sigterm_raises():  # a terminated batch: this job's staging folder goes too
+                result = run(cfg, prepared)
             out.append(JobResult(index, name, "done", time.perf_counter() - t0, str(result.video)))
         except UserError as exc:
             out.append(JobResult(index, name, "failed", time.perf_counter() - t0, "", str(exc)))
@@ -339,7 +340,13 @@ def _open_executor(workers: int, cluster: str | None, scheduler: str | None) -> 
     if cluster is None and scheduler is None:
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
-            yield ex
+            try:
+                yield ex
+            except BaseException:  # Ctrl-C / SIGTERM: drop queued jobs, stop running ones (they clean up)
+                ex.shutdown(wait=False, cancel_futures=True)
+                for child in multiprocessing.active_children():
+                    child.terminate()
+                raise
         return
     try:
         from distributed import Client, LocalCluster
@@ -494,14 +501,22 @@ def main_batch(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             tail = r.output if r.status != "failed" else r.message
             print(f"[{r.index}/{len(jobs)}] {r.name}: {r.status} ({r.seconds:.1f} s) {tail}", file=sys.stderr)
 
+    from common.errors import Terminated
+
+    from .run import sigterm_raises
+
     try:
-        summary = run_batch(jobs, ns.workers, ns.cluster, ns.scheduler, progress)
+        with sigterm_raises():
+            summary = run_batch(jobs, ns.workers, ns.cluster, ns.scheduler, progress)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; running jobs stopped, their partial files removed", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated (SIGTERM); running jobs stopped, their partial files removed", file=sys.stderr)
+        return 143
     print(format_table(summary.results))
     n_failed = len(summary.failed)
     counts = {s: sum(r.status == s for r in summary.results) for s in ("done", "skipped", "failed")}

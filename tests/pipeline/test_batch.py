@@ -185,3 +185,34 @@ def test_dask_local_cluster(media, tmp_path, capsys):
     assert main(["--jpg", str(media / "face.jpg"), "--audio", str(media / "one.wav"), "--size", "256",
                  "--output_dir", str(alone), "-q"]) == 0
     _assert_same_products(alone / "face-one", out / "face-one")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_batch_and_removes_partial_files(tmp_path):
+    """SIGTERM to a batch: queued jobs are dropped, the running one stops and removes its staging, exit 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    shutil.copy(REPO / "examples" / "astronaut.jpg", tmp_path / "face.jpg")
+    shutil.copy(REPO / "examples" / "speech.wav", tmp_path / "speech.wav")
+    (tmp_path / "jobs.yaml").write_text("- {jpg: face.jpg, audio: speech.wav}\n"
+                                        "- {jpg: face.jpg, audio: speech.wav, seed: 2, exp: formal/cartoon}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(REPO / "main_end2end_module2.py"), "--batch", "jobs.yaml",
+                             "--workers", "1", "--output_dir", str(out), "-q"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline and not list(out.glob(".partial-*")):
+        time.sleep(0.05)
+    assert proc.poll() is None and list(out.glob(".partial-*")), "no job started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "SIGTERM" in err.strip().splitlines()[-1]
+    assert not list(out.glob(".partial-*"))  # the running job cleaned up after itself
+    assert not [p for p in out.rglob("*.mp4")]  # nothing half-done, and the queued job never ran
