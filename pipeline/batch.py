@@ -501,22 +501,12 @@ def main_batch(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             tail = r.output if r.status != "failed" else r.message
             print(f"[{r.index}/{len(jobs)}] {r.name}: {r.status} ({r.seconds:.1f} s) {tail}", file=sys.stderr)
 
-    from common.errors import Terminated
+    from .run import run_guarded
 
-    from .run import sigterm_raises
-
-    try:
-        with sigterm_raises():
-            summary = run_batch(jobs, ns.workers, ns.cluster, ns.scheduler, progress)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; running jobs stopped, their partial files removed", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("terminated (SIGTERM); running jobs stopped, their partial files removed", file=sys.stderr)
-        return 143
+    code, summary = run_guarded(lambda: run_batch(jobs, ns.workers, ns.cluster, ns.scheduler, progress),
+                                "running jobs stopped, their partial files removed")
+    if code or summary is None:
+        return code
     print(format_table(summary.results))
     n_failed = len(summary.failed)
     counts = {s: sum(r.status == s for r in summary.results) for s in ("done", "skipped", "failed")}

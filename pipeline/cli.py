@@ -195,22 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     if ns.cluster is not None or ns.scheduler is not None:
         print("error: --cluster and --scheduler go with --batch FILE", file=sys.stderr)
         return 2
-    from common.errors import Terminated
+    from .run import run, run_guarded  # imported late: --help stays fast
 
-    from .run import run, sigterm_raises  # imported late: --help stays fast
-
-    try:
-        with sigterm_raises():  # SIGTERM cleans up like Ctrl-C
-            result = run(config_from_args(ns))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; partial files removed", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("terminated (SIGTERM); partial files removed", file=sys.stderr)
-        return Terminated.exit_code
+    code, result = run_guarded(lambda: run(config_from_args(ns)))
+    if code or result is None:
+        return code
     if not ns.quiet:
         print(result.video)
     return 0

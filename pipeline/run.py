@@ -9,14 +9,16 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from common import Audio, AudioError, InputError, LandmarkSequence, OutputError
+from common import Audio, AudioError, InputError, LandmarkSequence, OutputError, UserError
 from common.errors import Terminated
 from common.fs import ensure_inside, make_staging_dir
 from common.media import VideoWriter, decode_audio, extract_first_frame
@@ -28,6 +30,8 @@ from .config import SILENCE_DBFS, PipelineConfig
 from .frames import render_frames
 from .preview import draw_landmarks
 from .report import FrameTap, write_report
+
+T = TypeVar("T")
 
 __all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo", "sigterm_raises"]
 
@@ -87,6 +91,27 @@ def sigterm_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_guarded(call: Callable[[], T], stopped: str = "partial files removed") -> tuple[int, T | None]:
+    """``(0, call())``, or the exit status after one line on stderr: a user error (2), Ctrl-C (130) or SIGTERM (143).
+
+    The one place where the CLI's single runs and batch runs turn failures and stops into exit statuses.
+    """
+    import sys
+
+    try:
+        with sigterm_raises():  # SIGTERM cleans up like Ctrl-C
+            return 0, call()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code, None
+    except KeyboardInterrupt:
+        print(f"interrupted; {stopped}", file=sys.stderr)
+        return 130, None
+    except Terminated:
+        print(f"terminated (SIGTERM); {stopped}", file=sys.stderr)
+        return Terminated.exit_code, None
 
 
 def _check_output_names(cfg: PipelineConfig) -> None:
