@@ -125,14 +125,19 @@ _VIDEO_DURATION = ("(() => { const v = document.querySelector('#result video'); 
 _STATUS = "(() => { const e = document.querySelector('#status textarea, #status input'); return e ? e.value : ''; })()"
 
 
-def _submit(b, url: str, photo: Path, speech: Path) -> None:
+def _fill(b, url: str, photo: Path, speech: Path) -> None:
+    """Open the page, upload the photo and the speech, choose 256 px; wait until both uploads are in."""
     b.open(url, ready="!!document.querySelector('#start') && !!document.querySelector('#photo input[type=file]')")
     b.set_files("#photo input[type=file]", photo)
     b.set_files("#speech input[type=file]", speech)
     b.click("#size input[value='256']")
-    # Wait until both uploads are in (the photo is shown, the speech has its player).
+    # Both uploads are in when the photo is shown and the speech has its player.
     b.wait_for("!!document.querySelector('#photo img') && !document.querySelector('#speech input[type=file]')"
                " && document.querySelector('#size input[value=\"256\"]').checked", 60)
+
+
+def _submit(b, url: str, photo: Path, speech: Path) -> None:
+    _fill(b, url, photo, speech)
     b.click("#start")
 
 
@@ -209,12 +214,7 @@ def test_two_visitors_queue_and_see_progress(server, tmp_path):
     status_text = "(document.querySelector('#status') || {}).innerText || ''"
     with Browser() as first, Browser() as second:
         for b, speech in ((first, SPEECH), (second, short)):
-            b.open(url, ready="!!document.querySelector('#photo input[type=file]')")
-            b.set_files("#photo input[type=file]", PHOTO)
-            b.set_files("#speech input[type=file]", speech)
-            b.click("#size input[value='256']")
-            b.wait_for("!!document.querySelector('#photo img') && !document.querySelector('#speech input[type=file]')"
-                       " && document.querySelector('#size input[value=\"256\"]').checked", 60)
+            _fill(b, url, PHOTO, speech)
         first.click("#start")
         first.wait_for(f"({status_text}).includes('reading the photo')", 60)
         second.click("#start")
