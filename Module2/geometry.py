@@ -21,6 +21,8 @@ __all__ = [
     "STABLE_POINTS",
     "similarity_transform",
     "apply_transform",
+    "similarity_transforms",
+    "apply_transforms",
     "head_ring",
     "jaw_anchors",
     "JAW_ANCHORED",
@@ -82,6 +84,47 @@ def similarity_transform(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray
     out[:, :2] = scale * rot
     out[:, 2] = mu_d - scale * rot @ mu_s
     return out.astype(np.float32)
+
+
+def similarity_transforms(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
+    """:func:`similarity_transform` of one ``src_pts`` (N, 2) onto each of ``dst_pts`` (F, N, 2): float32 (F, 2, 3).
+
+    Bit-identical to ``F`` single calls (the same operations, batched: every reduction and
+    LAPACK/BLAS call sees each frame's data alone, in the same layout), without the per-call
+    overhead. Inputs are not validated: the caller checked them.
+    """
+    src = np.asarray(src_pts, dtype=np.float64)
+    dst = np.asarray(dst_pts, dtype=np.float64)
+    n = len(src)
+    mu_s, mu_d = src.mean(0), dst.mean(1)
+    s, d = src - mu_s, dst - mu_d[:, None]
+    var_s = float((s**2).sum()) / n
+    if var_s <= 1e-12:
+        raise ValueError("src_pts are all identical; a similarity transform is undefined")
+    cov = np.swapaxes(d, 1, 2) @ s / n
+    u, sig, vt = np.linalg.svd(cov)
+    flip = np.zeros((len(dst), 2, 2))
+    flip[:, 0, 0] = 1.0
+    flip[:, 1, 1] = np.where(np.linalg.det(u) * np.linalg.det(vt) < 0, -1.0, 1.0)
+    rot = u @ flip @ vt
+    diag = np.zeros_like(flip)
+    diag[:, 0, 0], diag[:, 1, 1] = sig[:, 0], sig[:, 1]
+    scale = np.trace(diag @ flip, axis1=1, axis2=2) / var_s
+    srot = scale[:, None, None] * rot
+    out = np.empty((len(dst), 2, 3), np.float64)
+    out[:, :, :2] = srot
+    out[:, :, 2] = mu_d - srot @ mu_s
+    return out.astype(np.float32)
+
+
+def apply_transforms(matrices: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """:func:`apply_transform` of each (2, 3) matrix of ``matrices`` (F, 2, 3) to ``pts`` (N, 2): float32 (F, N, 2).
+
+    Bit-identical to ``F`` single calls; inputs are not validated.
+    """
+    m = np.asarray(matrices, dtype=np.float64)
+    p = np.asarray(pts, dtype=np.float64)
+    return (p @ np.swapaxes(m[:, :, :2], 1, 2) + m[:, None, :, 2]).astype(np.float32)
 
 
 def apply_transform(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -239,6 +282,8 @@ class PiecewiseAffineWarp:
         self._map_x = np.empty((s, s), np.float32)
         self._map_y = np.empty((s, s), np.float32)
         self._tmp = np.empty((s, s), np.float32)
+        self._lut = np.zeros((6, 256), np.float32)
+        self._lut[:, _NONE] = (1, 0, 0, 0, 1, 0)  # no triangle: identity
         # Source triangle corners, (T, 2, 3): columns are the 3 corners.
         self._src_tri = np.transpose(self.src.astype(np.float64)[self.triangles], (0, 2, 1))
         self._src_sign = np.where(_signed_area2(src[self.triangles]) < 0, -1.0, 1.0)
@@ -250,10 +295,14 @@ class PiecewiseAffineWarp:
     def affines(self, dst_points: np.ndarray) -> np.ndarray:
         """Per-triangle destination→source affines: float64 (T, 2, 3)."""
         dst = _check_points(dst_points, "dst_points", self.n_points)
-        d = dst[self.triangles]  # (T, 3, 2)
+        return self._affines(dst[None])[0]
+
+    def _affines(self, dst: np.ndarray) -> np.ndarray:
+        """:meth:`affines` of each of (F, N, 2) float64 point sets: (F, T, 2, 3), as F single calls would give."""
+        d = dst[:, self.triangles]  # (F, T, 3, 2)
         # [x y 1] rows of the destination corners; A @ D^T = S  →  A = S @ inv(D^T).
-        dh = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # (T, 3, 3)
-        dt = np.transpose(dh, (0, 2, 1))
+        dh = np.concatenate([d, np.ones(d.shape[:3] + (1,))], axis=3)  # (F, T, 3, 3)
+        dt = np.swapaxes(dh, 2, 3)
         det = np.linalg.det(dt)
         good = np.abs(det) > 1e-6
         inv = np.empty_like(dt)
@@ -264,6 +313,24 @@ class PiecewiseAffineWarp:
             inv[~good] = np.linalg.pinv(dt[~good])
         return self._src_tri @ inv
 
+    def frame_tables(self, dst_points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :meth:`map` needs of each of ``dst_points`` (F, N, 2), batched over the frames.
+
+        Returns ``(table, bad, corners)``: float32 (F, T, 6) affines, bool (F, T) folded or
+        collapsed triangles, int32 (F, T, 3, 2) fixed-point corners; frame ``f`` of them, given to
+        :meth:`map_tables`, gives exactly ``map(dst_points[f])``. Points are not validated.
+        """
+        dst = np.asarray(dst_points, dtype=np.float64)
+        table = self._affines(dst).reshape(len(dst), -1, 6).astype(np.float32)
+        tri = dst[:, self.triangles]  # (F, T, 3, 2)
+        # Twice the signed area, relative to the source orientation: ≤ 0 means the triangle
+        # folded over (a lip pushed through its neighbour), ~0 that it collapsed.
+        a, b, c = tri[:, :, 0], tri[:, :, 1], tri[:, :, 2]
+        area2 = (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+        bad = area2 * self._src_sign < 1.0
+        corners = np.round(tri * (1 << _SHIFT)).astype(np.int32, order="C")  # fillConvexPoly wants contiguous rows
+        return table, bad, corners
+
     def map(self, dst_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Backward maps for ``cv2.remap``: float32 ``(map_x, map_y)``, each (size, size).
 
@@ -271,32 +338,34 @@ class PiecewiseAffineWarp:
         ``(x, y)``. The arrays are work buffers reused by the next call: copy them to keep.
         """
         dst = _check_points(dst_points, "dst_points", self.n_points)
-        aff = self.affines(dst)  # (T, 2, 3)
-        # Twice the signed area, relative to the source orientation: ≤ 0 means the triangle
-        # folded over (a lip pushed through its neighbour), ~0 that it collapsed.
-        area2 = _signed_area2(dst[self.triangles]) * self._src_sign
-        bad = area2 < 1.0
-        order = np.concatenate([np.flatnonzero(bad), np.flatnonzero(~bad)])
-        corners = np.round(dst[self.triangles] * (1 << _SHIFT)).astype(np.int32)  # (T, 3, 2)
+        table, bad, corners = self.frame_tables(dst[None])
+        return self.map_tables(table[0], bad[0], corners[0])
+
+    def map_tables(self, table: np.ndarray, bad: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`map` from one frame of :meth:`frame_tables` (same work buffers)."""
+        # Collapsed and folded triangles first: the well-formed ones around them win.
+        order = np.concatenate([np.flatnonzero(bad), np.flatnonzero(~bad)]).tolist() if bad.any() \
+            else range(len(table))
         ids = self._ids
+        fill = cv2.fillConvexPoly
         if self._small_ids:
             ids.fill(_NONE)
-            for i in order.tolist():
-                cv2.fillConvexPoly(ids, corners[i], i, cv2.LINE_8, _SHIFT)
-            table = np.zeros((256, 6), np.float32)
-            table[_NONE] = (1, 0, 0, 0, 1, 0)
-            table[: len(aff)] = aff.reshape(-1, 6)
+            for i in order:
+                fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
+            lut = self._lut  # (6, 256): one row per coefficient
+            lut[:, : len(table)] = table.T
             for k in range(6):
-                cv2.LUT(ids, np.ascontiguousarray(table[:, k]), dst=self._coef[k])
+                cv2.LUT(ids, lut[k], dst=self._coef[k])
             c = self._coef
         else:  # more than 254 triangles: int32 ids and a numpy gather (slower, same maps)
-            ids.fill(len(aff))
-            for i in order.tolist():
-                cv2.fillConvexPoly(ids, corners[i], i, cv2.LINE_8, _SHIFT)
-            table = np.concatenate([aff.reshape(-1, 6), [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)
-            g = table[ids]
+            ids.fill(len(table))
+            for i in order:
+                fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
+            full = np.concatenate([table, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)
+            g = full[ids]
             c = [np.ascontiguousarray(g[..., k]) for k in range(6)]
         mx, my, tmp = self._map_x, self._map_y, self._tmp
+        # map_x = (c0·x + c1·y) + c2, map_y likewise, each step rounded to float32.
         np.multiply(c[0], self._x, out=mx)
         np.multiply(c[1], self._y, out=tmp)
         np.add(mx, tmp, out=mx)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 
 from common.ibug68 import FRAME
@@ -32,11 +33,11 @@ from ..geometry import (
     JAW_ANCHORED,
     STABLE_POINTS,
     PiecewiseAffineWarp,
-    apply_transform,
+    apply_transforms,
     border_points,
     head_ring,
     jaw_anchors,
-    similarity_transform,
+    similarity_transforms,
 )
 from ..stylize import (
     cartoonize,
@@ -60,6 +61,7 @@ _N_RING = 12
 # off the head beyond that, at most _ANCHOR_MAX_PX.
 _ANCHOR_MIN_PX, _ANCHOR_GAIN, _ANCHOR_MAX_PX = 4.0, 1.6, 80.0
 _STABLE = np.asarray(STABLE_POINTS)
+_CHUNK = 32  # frames whose small per-frame geometry is computed in one batch
 
 
 @RENDERERS.register("classic")
@@ -124,11 +126,10 @@ class ClassicRenderer(Renderer):
         stable = src[_STABLE]
         jaw = list(JAW_ANCHORED)
         step = max(1, len(pts) // 400)  # a subsample is plenty for a maximum over a smooth track
-        drop = np.zeros(len(jaw))
-        for p in pts[::step]:
-            m = similarity_transform(stable, p[_STABLE]).astype(np.float64)
-            rigid = src[jaw] @ m[:, :2].T + m[:, 2]
-            drop = np.maximum(drop, np.linalg.norm(p[jaw] - rigid, axis=1))
+        sub = pts[::step]
+        m = similarity_transforms(stable, sub[:, _STABLE]).astype(np.float64)
+        rigid = src[jaw] @ np.swapaxes(m[:, :, :2], 1, 2) + m[:, None, :, 2]
+        drop = np.maximum(np.zeros(len(jaw)), np.linalg.norm(sub[:, jaw] - rigid, axis=2).max(0))
         s = float(self._scale)
         self._set_anchors(np.clip(_ANCHOR_GAIN * drop + _ANCHOR_MIN_PX * s, _ANCHOR_MIN_PX * s, _ANCHOR_MAX_PX * s))
 
@@ -156,17 +157,33 @@ class ClassicRenderer(Renderer):
 
     def _frames(self, points: np.ndarray) -> Iterator[np.ndarray]:
         assert self._warp is not None and self._base is not None  # render_points checked prepare ran
+        points = np.asarray(points)
+        for start in range(0, len(points), _CHUNK):
+            yield from self._chunk(points[start:start + _CHUNK])
+
+    def _chunk(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        """Frames of ``points`` (F, 68, 2): the small per-frame geometry batched over the F frames.
+
+        The batched steps are the per-frame ones stacked (see ``similarity_transforms``), so every
+        frame is bit-identical to drawing it alone.
+        """
+        assert self._warp is not None and self._base is not None
         warp, base = self._warp, self._base
         style = "cartoon" if self.cfg.style == "cartoon" else "drawing"
-        src_stable = self._src[_STABLE]
-        for pts512 in points:
-            pts = pts512 * self._scale
-            m = similarity_transform(src_stable, pts[_STABLE])
-            ring = apply_transform(m, self._ring)
-            frame = warp.warp(base, self._mesh(pts, ring), border_value=self._paper)
-            gap = float(inner_lip_gap(pts512))
+        s = float(self._scale)
+        pts = points * self._scale
+        # The ring (hair, jaw anchors) moves with the similarity of the stable points.
+        ring = apply_transforms(similarity_transforms(self._src[_STABLE], pts[:, _STABLE]), self._ring)
+        border = np.broadcast_to(self._border, (len(pts),) + self._border.shape)
+        table, bad, corners = warp.frame_tables(np.concatenate([pts, ring, border], axis=1).astype(np.float32))
+        gaps = inner_lip_gap(points).tolist()
+        paper = (self._paper,) * 4 if isinstance(self._paper, int) else self._paper
+        for f in range(len(pts)):
+            mx, my = warp.map_tables(table[f], bad[f], corners[f])
+            frame = cv2.remap(base, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+            gap = gaps[f]
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
-                draw_open_mouth(frame, pts, style, opacity=opacity, scale=float(self._scale))
-            landmark_strokes(frame, pts, scale=float(self._scale))
+                draw_open_mouth(frame, pts[f], style, opacity=opacity, scale=s)
+            landmark_strokes(frame, pts[f], scale=s)
             yield frame
