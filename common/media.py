@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+import cv2
 import numpy as np
 
 from .audio import Audio
@@ -260,6 +261,11 @@ def probe(path: str | os.PathLike, count_frames: bool = True) -> MediaInfo:
     return info
 
 
+# Grey → the Y plane of yuv420p exactly as ffmpeg's own conversion makes it (full to limited range;
+# the chroma planes are neutral, 128). Checked against ffmpeg in tests/common/test_media.py.
+GREY_TO_Y = ((np.arange(256) * 219 + 127) // 255 + 16).astype(np.uint8)
+
+
 class VideoWriter:
     """Stream raw frames into one ffmpeg process: H.264 yuv420p (+ AAC audio), written atomically.
 
@@ -268,6 +274,9 @@ class VideoWriter:
     ...         w.write(frame)
 
     The file appears at ``path`` only when the block completes; on error nothing is left.
+    Grey frames of even size are turned into yuv420p here (:data:`GREY_TO_Y`, the same planes
+    ffmpeg would make), which spares ffmpeg's single conversion thread. ``i420=True`` takes
+    frames already in ``cv2.COLOR_RGB2YUV_I420`` layout, (H·3/2, W). ``threads`` caps x264's threads.
     """
 
     def __init__(
@@ -279,6 +288,8 @@ class VideoWriter:
         audio: str | os.PathLike | None = None,
         crf: int = 20,
         preset: str = "veryfast",
+        i420: bool = False,
+        threads: int | None = None,
     ) -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3; got {channels}")
@@ -289,19 +300,28 @@ class VideoWriter:
         self.audio = audio
         self.crf = crf
         self.preset = preset
+        self.threads = threads
+        even = self.width % 2 == 0 and self.height % 2 == 0
+        if i420 and not even:
+            raise ValueError(f"i420 frames need an even size; got {self.width}x{self.height}")
+        self.i420 = i420
+        self._grey_y = channels == 1 and even and not i420
+        self._chroma = np.full(self.width * self.height // 2, 128, np.uint8) if self._grey_y else None
         self.frames = 0
         self._proc: subprocess.Popen | None = None
         self._err: IO[bytes] | None = None
         self._tmp: Path | None = None
 
     def _cmd(self, out: Path) -> list[str]:
-        pix = "gray" if self.channels == 1 else "rgb24"
+        pix = "yuv420p" if self.i420 or self._grey_y else "gray" if self.channels == 1 else "rgb24"
         cmd = ffmpeg_cmd("-y", "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
                          "-framerate", f"{self.fps:g}", "-i", "-")
         if self.audio is not None:
             cmd += [*ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
-        cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-                "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", _url(out)]
+        cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf)]
+        if self.threads is not None:
+            cmd += ["-threads", str(int(self.threads))]
+        cmd += ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", _url(out)]
         return cmd
 
     def __enter__(self) -> VideoWriter:
@@ -318,15 +338,24 @@ class VideoWriter:
         return self
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one uint8 frame: (H, W) grey or (H, W, 3) RGB, matching ``size``/``channels``."""
+        """Append one uint8 frame: (H, W) grey or (H, W, 3) RGB, matching ``size``/``channels``
+        (or (H·3/2, W) I420 when made with ``i420=True``)."""
         frame = np.asarray(frame)
-        want = (self.height, self.width) if self.channels == 1 else (self.height, self.width, 3)
+        if self.i420:
+            want: tuple[int, ...] = (self.height * 3 // 2, self.width)
+        else:
+            want = (self.height, self.width) if self.channels == 1 else (self.height, self.width, 3)
         if frame.shape != want or frame.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 {want}; got {frame.dtype} {frame.shape}")
         assert self._proc is not None and self._proc.stdin is not None
         try:
             # The array's own buffer: no per-frame bytes copy (the pipe write releases the GIL).
-            self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
+            if self._grey_y:
+                assert self._chroma is not None
+                self._proc.stdin.write(cv2.LUT(frame, GREY_TO_Y).data.cast("B"))
+                self._proc.stdin.write(self._chroma.data)
+            else:
+                self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except BrokenPipeError:
             self._proc.wait()
             raise FFmpegError(f"ffmpeg stopped while encoding {self.path.name}: {self._stderr()}") from None

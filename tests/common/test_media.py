@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from common import AudioError, FFmpegError, InputError
-from common.media import VideoWriter, decode_audio, extract_first_frame, ffmpeg_exe, probe
+from common.media import GREY_TO_Y, VideoWriter, decode_audio, extract_first_frame, ffmpeg_exe, probe
 
 
 def _tone(path: Path, sr: int, seconds: float, channels: int = 1, freq: float = 440.0) -> np.ndarray:
@@ -110,6 +110,75 @@ class TestVideoWriter:
             with VideoWriter(tmp_path / "z.mp4", (16, 16), 25, channels=1):
                 pass
         assert list(tmp_path.iterdir()) == []
+
+
+def _ffmpeg_yuv420p(frames: np.ndarray, pix_fmt: str) -> np.ndarray:
+    """ffmpeg's own conversion of raw frames to yuv420p planes, (T, H·3/2·W)."""
+    t, h, w = frames.shape[:3]
+    out = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}",
+                          "-i", "-", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-"],
+                         input=frames.tobytes(), capture_output=True, check=True).stdout
+    return np.frombuffer(out, np.uint8).reshape(t, -1)
+
+
+def _h264(path: Path) -> bytes:
+    """The video elementary stream of an mp4 (the muxer's interleaving with the audio aside)."""
+    return subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:v", "-c", "copy",
+                           "-f", "h264", "-"], capture_output=True, check=True).stdout
+
+
+class TestGreyAsYuv:
+    """Grey frames reach x264 as the yuv420p planes ffmpeg itself would have made of them."""
+
+    def test_lut_is_ffmpegs_conversion(self):
+        rng = np.random.default_rng(3)
+        frames = np.concatenate([np.tile(np.arange(256, dtype=np.uint8), (1, 16, 1)),
+                                 rng.integers(0, 256, (3, 16, 256), dtype=np.uint8)])
+        planes = _ffmpeg_yuv420p(frames, "gray")
+        n = 16 * 256
+        assert np.array_equal(planes[:, :n], GREY_TO_Y[frames].reshape(len(frames), -1))
+        assert (planes[:, n:] == 128).all()
+        assert GREY_TO_Y[0] == 16 and GREY_TO_Y[255] == 235  # limited range, not a copy
+
+    def test_same_stream_as_grey_input(self, tmp_path):
+        rng = np.random.default_rng(4)
+        # a moving, textured picture: x264 decisions depend on every value
+        base = rng.integers(0, 256, (80, 96), dtype=np.uint8)
+        frames = [np.roll(base, 3 * i, axis=1) // (1 + i % 3) for i in range(20)]
+        ours = tmp_path / "ours.mp4"
+        with VideoWriter(ours, (96, 80), 25, channels=1) as w:
+            for f in frames:
+                w.write(f)
+        plain = tmp_path / "plain.mp4"  # what the writer did before: grey into ffmpeg
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "96x80",
+                        "-framerate", "25", "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                        "-pix_fmt", "yuv420p", "-f", "mp4", str(plain)], input=b"".join(f.tobytes() for f in frames),
+                       check=True)
+        assert _h264(ours) == _h264(plain) and len(_h264(ours)) > 1000
+
+    def test_odd_size_still_encodes(self, tmp_path):
+        out = tmp_path / "odd.mp4"
+        with pytest.raises(FFmpegError):  # x264 needs even sizes for 4:2:0 either way; one clear error
+            with VideoWriter(out, (15, 15), 25, channels=1) as w:
+                w.write(np.zeros((15, 15), np.uint8))
+        assert not out.exists()
+
+
+def test_i420_frames(tmp_path):
+    import cv2
+
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[..., 0] = 220  # red
+    out = tmp_path / "i420.mp4"
+    with VideoWriter(out, (48, 32), 10, channels=3, i420=True, threads=1) as w:
+        for _ in range(4):
+            w.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
+        with pytest.raises(ValueError, match="uint8"):
+            w.write(rgb)  # an RGB frame is refused: the writer expects I420 planes
+    first = extract_first_frame(out)
+    assert first.shape == (32, 48, 3) and first[..., 0].mean() > 180 and first[..., 2].mean() < 60
+    with pytest.raises(ValueError, match="even"):
+        VideoWriter(out, (15, 16), 10, channels=3, i420=True)
 
 
 def test_extract_first_frame_missing(tmp_path):
