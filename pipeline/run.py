@@ -26,6 +26,7 @@ from Module1 import PREDICTORS, resolve_predictor
 from Module2 import RENDERERS, Renderer, resolve_renderer
 
 from .align import AlignedPhoto, align_photo, load_photo
+from .align_worker import EarlyAlign
 from .config import SILENCE_DBFS, PipelineConfig
 from .frames import render_frames
 from .preview import draw_landmarks
@@ -144,6 +145,56 @@ def _encode(path: Path, frames, total: int, size: int, channels: int, fps: float
             writer.write(frame)
 
 
+PREVIEW_SIZE = 256  # side of landmark_seq.mp4, px
+
+
+class _Stopped(Exception):
+    """Raised inside a side job whose caller failed or was interrupted."""
+
+
+def _encode_preview(stop: threading.Event, path: Path, seq: LandmarkSequence, fps: float, audio: Path) -> None:
+    # The preview runs beside the main video, so its CPU time, not its latency, is what it costs:
+    # PREVIEW_SIZE px (a plot of 68 points needs no more), I420 made here, one x264 thread
+    # (together about half the CPU of a 512 px RGB preview).
+    scale = PREVIEW_SIZE / 512.0
+    with VideoWriter(path, (PREVIEW_SIZE, PREVIEW_SIZE), fps, 3, audio=audio, i420=True, threads=1) as writer:
+        for p in seq.points:
+            if stop.is_set():
+                raise _Stopped  # the writer then kills its ffmpeg and leaves no file
+            writer.write(cv2.cvtColor(draw_landmarks(p, PREVIEW_SIZE, scale), cv2.COLOR_RGB2YUV_I420))
+
+
+@contextlib.contextmanager
+def _beside(job: Callable[..., None], *args: object):
+    """Run ``job(stop_event, *args)`` in a thread while the block runs; its error is raised at the end.
+
+    The landmark preview is encoded beside the main video: the two ffmpeg processes and the
+    drawing fill the gaps the other leaves on the cores. If the block fails, the job is stopped.
+    """
+    stop = threading.Event()
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            job(stop, *args)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, name="side-job", daemon=True)
+    thread.start()
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        thread.join()
+    if error:
+        raise error[0]
+
+
 def _config_json(cfg: PipelineConfig, predictor: str, renderer: str, aligned: AlignedPhoto) -> str:
     def plain(obj):
         if isinstance(obj, Path):
@@ -185,19 +236,20 @@ def prepare_photo(cfg: PipelineConfig, photo: np.ndarray, aligned: AlignedPhoto 
     return Prepared(aligned, rend_name, renderer)
 
 
-def run(cfg: PipelineConfig, prepared: Prepared | None = None) -> Result:
+def run(cfg: PipelineConfig, prepared: Prepared | None = None, early: EarlyAlign | None = None) -> Result:
     """Make the talking video for ``cfg``; returns where the products are.
 
     All products are built in a hidden staging folder and moved into
     ``cfg.run_dir`` only when everything succeeded, so a failed run leaves
     nothing half-written. ``prepared`` (from :func:`prepare_photo` with the same
-    photo and options) skips aligning and stylising again.
+    photo and options) skips aligning and stylising again; ``early`` (from
+    :func:`pipeline.align_worker.start` on the same photo) is a child process already aligning it.
     """
     _check_output_names(cfg)
     photo, audio, audio_source = load_inputs(cfg)
     stage = _staging_dir(Path(cfg.output_dir))  # fail on an unwritable output before any model loads
     try:
-        return _run_staged(cfg, photo, audio, audio_source, stage, prepared)
+        return _run_staged(cfg, photo, audio, audio_source, stage, prepared, early)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -219,14 +271,18 @@ def _dump_test_layout(cfg: PipelineConfig, dump_dir: Path, aligned: AlignedPhoto
 
 
 def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path,
-                prepared: Prepared | None = None) -> Result:
+                prepared: Prepared | None = None, early: EarlyAlign | None = None) -> Result:
     pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
     if notice:
         log.info(notice)
-    prep = prepared if prepared is not None else prepare_photo(cfg, photo)
+    predictor = PREDICTORS.get(pred_name)(cfg.module1)
+    if prepared is None and early is not None and early.matches(cfg.photo, cfg.video, cfg.landmarker):
+        predictor.prepare_audio(audio, cfg.fps)  # the phones, while the child process aligns the photo
+        prep = prepare_photo(cfg, photo, early.result())
+    else:
+        prep = prepared if prepared is not None else prepare_photo(cfg, photo)
     aligned, rend_name, renderer = prep.aligned, prep.renderer_name, prep.renderer
 
-    predictor = PREDICTORS.get(pred_name)(cfg.module1)
     seq: LandmarkSequence = predictor.predict(audio, aligned.landmarks, cfg.fps)
     expected = max(1, int(round(audio.duration * cfg.fps)))
     if len(seq) != expected:
@@ -236,12 +292,10 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
     run_dir = cfg.run_dir
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
-        _encode(stage / video_name, tap.observe(render_frames(renderer, seq)), len(seq), cfg.module2.size,
-                renderer.channels, cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
+        with _beside(_encode_preview, stage / "landmark_seq.mp4", seq, cfg.fps, audio_source):
+            _encode(stage / video_name, tap.observe(render_frames(renderer, seq)), len(seq), cfg.module2.size,
+                    renderer.channels, cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
         seq.save_frames(stage / "landmarks")
-        previews = (draw_landmarks(p) for p in seq.points)
-        _encode(stage / "landmark_seq.mp4", previews, len(seq), 512, 3, cfg.fps, audio_source,
-                "landmark preview", cfg.quiet)
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
         # Phones come from the predictor's own recognition (procedural only), never a second pass.
