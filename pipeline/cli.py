@@ -195,9 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     if ns.cluster is not None or ns.scheduler is not None:
         print("error: --cluster and --scheduler go with --batch FILE", file=sys.stderr)
         return 2
-    from .run import run, run_guarded  # imported late: --help stays fast
+    from . import align_worker
 
-    code, result = run_guarded(lambda: run(config_from_args(ns)))
+    # The photo is aligned in a child process while this one imports the run's code and decodes the speech.
+    early = align_worker.start(ns.jpg, ns.video, ns.landmarker, ns.quiet)
+    try:
+        from .run import run, run_guarded  # imported late: --help stays fast
+
+        code, result = run_guarded(lambda: run(config_from_args(ns), early=early))
+    finally:
+        if early is not None:
+            early.close()
     if code or result is None:
         return code
     if not ns.quiet:

@@ -37,6 +37,14 @@ class LandmarkPredictor(ABC):
         """``None`` when this predictor can run with ``cfg``, else why not (e.g. a missing file)."""
         return None
 
+    def prepare_audio(self, audio: Audio, fps: float) -> None:
+        """Optionally do the part of :meth:`predict` that needs only the audio, ahead of it.
+
+        For example while the photo is aligned in another process; :meth:`predict` on the same
+        audio reuses it. Default: nothing.
+        """
+        return None
+
     @abstractmethod
     def predict(self, audio: Audio, source: np.ndarray, fps: float) -> LandmarkSequence:
         """Predict landmarks for ``audio``.

@@ -37,6 +37,13 @@ _STOP_DIP_DB: float | None = 15.0
 _MISSED_RANGE_DB = 25.0
 
 
+def _digest(x16: np.ndarray) -> str:
+    """Identity of the 16 kHz samples whose phones :meth:`ProceduralPredictor.prepare_audio` kept."""
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(x16, dtype=np.float32).tobytes(), digest_size=16).hexdigest()
+
+
 @PREDICTORS.register("procedural")
 class ProceduralPredictor(LandmarkPredictor):
     """Envelope- and viseme-driven lips, random blinks and gentle head motion; needs no weights.
@@ -60,9 +67,26 @@ class ProceduralPredictor(LandmarkPredictor):
                 self._recognizer_error = str(exc)
         else:
             self._recognizer_error = "phone recognition disabled"
+        self._ahead: tuple[str, list[tuple[str, float, float]]] | None = None  # prepare_audio's phones
         # Phone segments (phone, start_s, end_s) that shaped the lips in the last predict() call,
         # None when lips followed energy and spectrum; read by the quality report, never re-recognised.
         self.phones: list[tuple[str, float, float]] | None = None
+
+    def prepare_audio(self, audio: Audio, fps: float) -> None:
+        """Recognise the phones of ``audio`` now (the slow, audio-only part); :meth:`predict` reuses them."""
+        if self._recognizer is None or getattr(self.cfg, "transcript", None):
+            return
+        x = cues.to_16k(audio.samples, audio.sample_rate)
+        key = _digest(x)
+        if self._ahead is None or self._ahead[0] != key:
+            self._ahead = (key, self._recognizer(x))
+
+    def _recognise(self, x16: np.ndarray) -> list[tuple[str, float, float]]:
+        assert self._recognizer is not None
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == _digest(x16):
+            return ahead[1]
+        return self._recognizer(x16)
 
     def predict(self, audio: Audio, source: np.ndarray, fps: float) -> LandmarkSequence:
         """Landmarks for ``audio``: (round(duration·fps), 68, 2), deterministic for ``cfg.seed``."""
@@ -168,7 +192,7 @@ class ProceduralPredictor(LandmarkPredictor):
                      self._recognizer_error)
             return None
         try:
-            segs = self._recognizer(x16)
+            segs = self._recognise(x16)
         except Exception as exc:  # never let the optional recogniser break the run
             log.warning("landmarks: phone recognition failed (%s); lips follow energy and spectrum", exc)
             return None

@@ -230,3 +230,42 @@ def test_espeak_speech(predictor, tmp_path):
               if p in ("P", "B", "M") and b - a >= 0.06 and np.any((t >= a) & (t < b))]
     if closed:  # the recogniser does not always hear espeak's bilabials
         assert np.median(closed) < 0.2 * gap.max()
+
+
+def test_prepare_audio_gives_the_same_landmarks(predictor):
+    """Phones recognised ahead (while the photo is aligned elsewhere) are the ones predict() would find,
+    used once, and only for the same audio."""
+    import soundfile as sf
+
+    wav = REPO / "examples" / "speech.wav"
+    if not wav.is_file():
+        pytest.skip("examples/speech.wav missing")
+    x, sr = sf.read(wav, dtype="float32")
+    audio, src = Audio(x[: 4 * sr], sr), synthetic_face()
+    plain = predictor.predict(audio, src, FPS)
+    plain_phones = list(predictor.phones or [])
+
+    calls = []
+    real = predictor._recognizer
+
+    class Counting:  # the real recogniser, counted
+        def __call__(self, samples):
+            calls.append(len(samples))
+            return real(samples)
+
+    predictor._recognizer = Counting()
+    try:
+        predictor.prepare_audio(audio, FPS)
+        assert len(calls) == 1
+        ahead = predictor.predict(audio, src, FPS)
+        assert len(calls) == 1  # reused, not recognised again
+        assert np.array_equal(ahead.points, plain.points) and predictor.phones == plain_phones
+
+        predictor.prepare_audio(audio, FPS)
+        other = Audio(x[sr: 4 * sr], sr)  # other audio: the phones kept ahead are not used for it
+        predictor.predict(other, src, FPS)
+        assert len(calls) == 3
+        predictor.predict(audio, src, FPS)  # and they were dropped: each prepare_audio serves one predict
+        assert len(calls) == 4
+    finally:
+        predictor._recognizer = real

@@ -1,0 +1,83 @@
+"""pipeline.align_worker: the photo aligned in a child process gives what aligning it here gives."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import InputError, NoFaceError
+from pipeline import align_worker
+from pipeline.align import align_photo, load_photo
+
+
+def test_same_result_as_in_process(example_photo):
+    early = align_worker.start(example_photo, None, "dlib", quiet=True)
+    assert early is not None and early.matches(example_photo, None, "dlib")
+    got = early.result()
+    want = align_photo(load_photo(example_photo), landmarker="dlib")
+    assert np.array_equal(got.image, want.image) and got.image.dtype == np.uint8
+    assert np.array_equal(got.landmarks, want.landmarks) and got.landmarks.dtype == np.float32
+    assert got.box == pytest.approx(want.box, abs=0) and tuple(got.crop) == tuple(want.crop)
+    assert got.n_faces == want.n_faces >= 1
+    assert early.result() is None  # collected once
+
+
+def test_user_error_comes_back_as_the_same_error(tmp_path):
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (320, 240), (200, 190, 180)).save(blank)
+    with pytest.raises(NoFaceError) as in_process:
+        align_photo(load_photo(blank), landmarker="dlib", name=blank.name)
+    early = align_worker.start(blank, None, "dlib", quiet=True)
+    assert early is not None
+    with pytest.raises(NoFaceError) as from_child:
+        early.result()
+    assert str(from_child.value) == str(in_process.value) == "no face found in wall.png"
+
+    missing = align_worker.start(tmp_path / "none.jpg", None, "dlib", quiet=True)
+    assert missing is not None
+    with pytest.raises(InputError, match="does not exist"):
+        missing.result()
+
+
+def test_unknown_landmarker_is_a_user_error(example_photo):
+    early = align_worker.start(example_photo, None, "no-such-landmarker", quiet=True)
+    assert early is not None
+    with pytest.raises(InputError, match="unknown landmarker 'no-such-landmarker'"):
+        early.result()
+
+
+def test_a_dead_child_leaves_it_to_the_caller(example_photo):
+    early = align_worker.start(example_photo, None, "dlib", quiet=True)
+    assert early is not None and early._proc is not None
+    early._proc.kill()  # e.g. killed by the OOM killer: no header, no result
+    assert early.result() is None  # the caller aligns the photo itself
+
+
+def test_matches_only_the_same_inputs(example_photo, tmp_path):
+    early = align_worker.start(example_photo, None, "auto", quiet=True)
+    assert early is not None
+    with early:
+        assert early.matches(example_photo, None, "auto")
+        assert not early.matches(tmp_path / "other.jpg", None, "auto")
+        assert not early.matches(example_photo, None, "dlib")
+        assert not early.matches(None, example_photo, "auto")  # a video's first frame is another input
+    assert early._proc is None  # closed on leaving the block
+
+
+def test_close_stops_the_child(example_photo):
+    early = align_worker.start(example_photo, None, "dlib", quiet=True)
+    assert early is not None
+    proc = early._proc
+    assert proc is not None
+    early.close()
+    deadline = time.monotonic() + 5
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.returncode is not None
+    assert early.result() is None
+
+
+def test_nothing_to_align():
+    assert align_worker.start(None, None, "auto", quiet=True) is None
