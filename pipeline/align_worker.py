@@ -103,8 +103,10 @@ def start(photo: Path | None, video: Path | None, landmarker: str, quiet: bool) 
     src = video if video is not None else photo
     if src is None:
         return None
-    cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--video" if video is not None else "--photo",
-           str(Path(src)), "--landmarker", landmarker] + (["--quiet"] if quiet else [])
+    # "--opt=value": a file name that starts with "-" stays a value
+    kind = "--video" if video is not None else "--photo"
+    cmd = [sys.executable, "-P", str(Path(__file__).resolve()), f"{kind}={Path(src)}", f"--landmarker={landmarker}"]
+    cmd += ["--quiet"] if quiet else []
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     except OSError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,6 +78,16 @@ def test_close_stops_the_child(example_photo):
         time.sleep(0.05)
     assert proc.returncode is not None
     assert early.result() is None
+
+
+def test_a_name_like_an_option(example_photo, tmp_path, monkeypatch):
+    odd = tmp_path / "-h --quiet.jpg"
+    odd.write_bytes(example_photo.read_bytes())
+    monkeypatch.chdir(tmp_path)  # a relative name that starts with "-"
+    early = align_worker.start(Path("-h --quiet.jpg"), None, "dlib", quiet=True)
+    assert early is not None
+    got = early.result()
+    assert got is not None and got.image.shape == (512, 512, 3)
 
 
 def test_nothing_to_align():
