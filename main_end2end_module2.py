@@ -4,7 +4,11 @@
 """
 import sys
 
-from pipeline.cli import main
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.align_worker import start_from_argv
+
+    # Face alignment (dlib's models load for ~1.5 s) starts in a child process before the heavy imports.
+    early = start_from_argv(sys.argv[1:])
+    from pipeline.cli import main
+
+    sys.exit(main(early=early))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["EarlyAlign", "start"]
+__all__ = ["EarlyAlign", "start", "start_from_argv"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,38 @@ def start(photo: Path | None, video: Path | None, landmarker: str, quiet: bool) 
         log.debug("early alignment unavailable (%s)", exc)
         return None
     return EarlyAlign(proc, Path(src), video is not None, landmarker)
+
+
+def start_from_argv(argv: list[str]) -> EarlyAlign | None:
+    """:func:`start` on the photo that ``main_end2end_module2.py``'s arguments name, before they are parsed.
+
+    Only exact ``--jpg``/``--video``/``--landmarker`` (``--opt VALUE`` or ``--opt=VALUE``) and ``-q``
+    are read; help, batch runs and anything unclear start nothing. The CLI checks the child against
+    its parsed arguments (:meth:`EarlyAlign.matches`) and stops it when they differ.
+    """
+    found: dict[str, str] = {}
+    quiet = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in ("-h", "--help", "--batch"):
+            return None
+        if name in ("--jpg", "--video", "--landmarker"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                i += 1
+                value = argv[i]
+            if name in found:
+                return None
+            found[name] = value
+        elif arg in ("-q", "--quiet"):
+            quiet = True
+        i += 1
+    photo = Path(found["--jpg"]) if "--jpg" in found else None
+    video = Path(found["--video"]) if "--video" in found else None
+    return start(photo, video, found.get("--landmarker", "auto"), quiet)
 
 
 def _reply(out: IO[bytes], meta: dict, body: bytes = b"") -> None:

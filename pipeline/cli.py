@@ -15,6 +15,7 @@ from Module1.config import CHECKPOINT_DIR as M1_CKPT
 from Module2 import RENDERERS, RenderConfig
 from Module2.config import CHECKPOINT_DIR as M2_CKPT
 
+from .align_worker import EarlyAlign
 from .config import PipelineConfig, style_of
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -180,8 +181,21 @@ def config_from_args(ns: argparse.Namespace) -> PipelineConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the pipeline; user errors become one line on stderr and exit status 2."""
+def main(argv: list[str] | None = None, early: EarlyAlign | None = None) -> int:
+    """Run the pipeline; user errors become one line on stderr and exit status 2.
+
+    ``early`` is a child process already aligning the photo (:func:`pipeline.align_worker.start_from_argv`,
+    started by the entry script before any heavy import); it is used when it aligns the photo these
+    arguments name, else stopped. Either way it is stopped before this returns.
+    """
+    try:
+        return _main(argv, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _main(argv: list[str] | None, early: EarlyAlign | None) -> int:
     ns = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO, format="%(message)s",
                         stream=sys.stderr, force=True)
@@ -191,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.batch is not None:
         from .batch import main_batch
 
+        if early is not None:
+            early.close()
         return main_batch(ns, build_parser())
     if ns.cluster is not None or ns.scheduler is not None:
         print("error: --cluster and --scheduler go with --batch FILE", file=sys.stderr)
@@ -198,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import align_worker
 
     # The photo is aligned in a child process while this one imports the run's code and decodes the speech.
-    early = align_worker.start(ns.jpg, ns.video, ns.landmarker, ns.quiet)
+    if early is not None and not early.matches(ns.jpg, ns.video, ns.landmarker):
+        early.close()
+        early = None
+    if early is None:
+        early = align_worker.start(ns.jpg, ns.video, ns.landmarker, ns.quiet)
     try:
         from .run import run, run_guarded  # imported late: --help stays fast
 

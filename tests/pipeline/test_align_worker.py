@@ -92,3 +92,42 @@ def test_a_name_like_an_option(example_photo, tmp_path, monkeypatch):
 
 def test_nothing_to_align():
     assert align_worker.start(None, None, "auto", quiet=True) is None
+
+
+@pytest.mark.parametrize("argv", [
+    ["--jpg", "PHOTO", "--audio", "a.wav"],
+    ["--audio", "a.wav", "--jpg=PHOTO", "-q"],
+    ["--exp", "formal/drawing", "--jpg", "PHOTO", "--landmarker", "dlib"],
+])
+def test_start_from_argv(argv, example_photo):
+    argv = [a.replace("PHOTO", str(example_photo)) for a in argv]
+    early = align_worker.start_from_argv(argv)
+    assert early is not None
+    with early:
+        want = "dlib" if "dlib" in argv else "auto"
+        assert early.matches(example_photo, None, want)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help", "--jpg", "x.jpg"],
+    ["--batch", "jobs.yaml", "--jpg", "x.jpg"],
+    ["--batch=jobs.yaml"],
+    ["--jpg"],
+    ["--jpg", "a.jpg", "--jpg", "b.jpg"],  # unclear: the CLI decides
+    ["--audio", "a.wav"],
+    [],
+])
+def test_start_from_argv_starts_nothing(argv):
+    assert align_worker.start_from_argv(argv) is None
+
+
+def test_cli_replaces_a_child_for_other_inputs(example_photo, short_speech, tmp_path):
+    from pipeline.cli import main
+
+    wrong = align_worker.start(tmp_path / "not the photo.jpg", None, "auto", quiet=True)
+    assert wrong is not None
+    proc = wrong._proc
+    code = main(["--jpg", str(example_photo), "--audio", str(short_speech), "--output_dir", str(tmp_path / "out"),
+                 "--size", "256", "-q"], early=wrong)
+    assert code == 0 and proc is not None and proc.poll() is not None  # stopped, and the run still worked
+    assert len(list((tmp_path / "out").glob("*/output_*.mp4"))) == 1
