@@ -34,7 +34,7 @@ from .report import FrameTap, write_report
 
 T = TypeVar("T")
 
-__all__ = ["Result", "Prepared", "run", "load_inputs", "prepare_photo", "sigterm_raises"]
+__all__ = ["Result", "Prepared", "run", "load_inputs", "new_renderer", "prepare_photo", "sigterm_raises"]
 
 log = logging.getLogger(__name__)
 
@@ -223,15 +223,22 @@ class Prepared:
     renderer: Renderer
 
 
-def prepare_photo(cfg: PipelineConfig, photo: np.ndarray, aligned: AlignedPhoto | None = None) -> Prepared:
-    """Align ``photo`` (RGB; skipped when ``aligned`` is given) and prepare the renderer ``cfg`` resolves to."""
-    if aligned is None:
-        source = cfg.video if cfg.video is not None else cfg.photo
-        aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(source).name if source else "photo")
+def new_renderer(cfg: PipelineConfig) -> tuple[str, Renderer]:
+    """The renderer ``cfg`` resolves to, made (its module imported, its weights loaded) but not yet prepared."""
     rend_name, notice = resolve_renderer(cfg.renderer, cfg.module2)
     if notice:
         log.info(notice)
-    renderer = RENDERERS.get(rend_name)(cfg.module2)
+    return rend_name, RENDERERS.get(rend_name)(cfg.module2)
+
+
+def prepare_photo(cfg: PipelineConfig, photo: np.ndarray, aligned: AlignedPhoto | None = None,
+                  made: tuple[str, Renderer] | None = None) -> Prepared:
+    """Align ``photo`` (RGB; skipped when ``aligned`` is given) and prepare the renderer ``cfg`` resolves to
+    (``made``: that renderer from :func:`new_renderer`, already made)."""
+    if aligned is None:
+        source = cfg.video if cfg.video is not None else cfg.photo
+        aligned = align_photo(photo, landmarker=cfg.landmarker, name=Path(source).name if source else "photo")
+    rend_name, renderer = made if made is not None else new_renderer(cfg)
     renderer.prepare(aligned.image, aligned.landmarks)
     return Prepared(aligned, rend_name, renderer)
 
@@ -277,8 +284,10 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
         log.info(notice)
     predictor = PREDICTORS.get(pred_name)(cfg.module1)
     if prepared is None and early is not None and early.matches(cfg.photo, cfg.video, cfg.landmarker):
-        predictor.prepare_audio(audio, cfg.fps)  # the phones, while the child process aligns the photo
-        prep = prepare_photo(cfg, photo, early.result())
+        # While the child process aligns the photo: the phones, and the renderer's imports and weights.
+        predictor.prepare_audio(audio, cfg.fps)
+        made = new_renderer(cfg)
+        prep = prepare_photo(cfg, photo, early.result(), made)
     else:
         prep = prepared if prepared is not None else prepare_photo(cfg, photo)
     aligned, rend_name, renderer = prep.aligned, prep.renderer_name, prep.renderer
