@@ -38,6 +38,8 @@ __all__ = [
     "probe",
     "MediaInfo",
     "VideoWriter",
+    "AudioTrack",
+    "GREY_TO_Y",
 ]
 
 log = logging.getLogger(__name__)
@@ -261,6 +263,52 @@ def probe(path: str | os.PathLike, count_frames: bool = True) -> MediaInfo:
     return info
 
 
+# The soundtrack of every video: AAC at the source's rate, 128 kbit/s.
+_AAC = ["-c:a", "aac", "-b:a", "128k"]
+
+
+class AudioTrack:
+    """The speech of ``source`` (its first audio stream) encoded to AAC once, in the background, for several
+    :class:`VideoWriter` s to copy (``audio=track``): the same AAC stream each would have encoded itself.
+
+    Encoding starts at construction; :meth:`path` waits for it. Use as a context manager: on leaving,
+    a running encoder is stopped and the file removed.
+    """
+
+    def __init__(self, source: str | os.PathLike, path: str | os.PathLike) -> None:
+        self.source, self._path = Path(source), Path(path)
+        self._err = tempfile.TemporaryFile()
+        self._proc: subprocess.Popen | None = subprocess.Popen(
+            ffmpeg_cmd("-y", *ffmpeg_input(self.source), "-vn", "-map", "0:a:0", *_AAC, "-f", "mp4", _url(self._path)),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
+        self._code: int | None = None
+
+    def path(self) -> Path:
+        """The finished ``.m4a``; raises :class:`FFmpegError` if ffmpeg failed."""
+        if self._proc is not None:
+            self._code = self._proc.wait()
+            self._proc = None
+        if self._code != 0:
+            self._err.seek(0)
+            raise FFmpegError(f"ffmpeg failed to encode the audio of {self.source.name}: {_tail(self._err.read())}")
+        return self._path
+
+    def close(self) -> None:
+        """Stop the encoder if it still runs and remove the file."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        self._err.close()
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> AudioTrack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # Grey → the Y plane of yuv420p exactly as ffmpeg's own conversion makes it (full to limited range;
 # the chroma planes are neutral, 128). Checked against ffmpeg in tests/common/test_media.py.
 GREY_TO_Y = ((np.arange(256) * 219 + 127) // 255 + 16).astype(np.uint8)
@@ -285,7 +333,7 @@ class VideoWriter:
         size: tuple[int, int],
         fps: float,
         channels: int = 3,
-        audio: str | os.PathLike | None = None,
+        audio: str | os.PathLike | AudioTrack | None = None,
         crf: int = 20,
         preset: str = "veryfast",
         i420: bool = False,
@@ -316,8 +364,10 @@ class VideoWriter:
         pix = "yuv420p" if self.i420 or self._grey_y else "gray" if self.channels == 1 else "rgb24"
         cmd = ffmpeg_cmd("-y", "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{self.width}x{self.height}",
                          "-framerate", f"{self.fps:g}", "-i", "-")
-        if self.audio is not None:
-            cmd += [*ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
+        if isinstance(self.audio, AudioTrack):
+            cmd += [*ffmpeg_input(self.audio.path()), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
+        elif self.audio is not None:
+            cmd += [*ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0", *_AAC]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf)]
         if self.threads is not None:
             cmd += ["-threads", str(int(self.threads))]

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from common import Audio, AudioError, InputError, LandmarkSequence, OutputError, UserError
 from common.errors import Terminated
 from common.fs import ensure_inside, make_staging_dir
-from common.media import VideoWriter, decode_audio, extract_first_frame
+from common.media import AudioTrack, VideoWriter, decode_audio, extract_first_frame
 from Module1 import PREDICTORS, resolve_predictor
 from Module2 import RENDERERS, Renderer, resolve_renderer
 
@@ -138,7 +138,7 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
         raise OutputError(f"cannot write {path}")
 
 
-def _encode(path: Path, frames, total: int, size: int, channels: int, fps: float, audio: Path,
+def _encode(path: Path, frames, total: int, size: int, channels: int, fps: float, audio: Path | AudioTrack,
             desc: str, quiet: bool) -> None:
     with VideoWriter(path, (size, size), fps, channels, audio=audio) as writer:
         for frame in tqdm(frames, total=total, desc=desc, unit="frame", disable=quiet, leave=False):
@@ -152,7 +152,8 @@ class _Stopped(Exception):
     """Raised inside a side job whose caller failed or was interrupted."""
 
 
-def _encode_preview(stop: threading.Event, path: Path, seq: LandmarkSequence, fps: float, audio: Path) -> None:
+def _encode_preview(stop: threading.Event, path: Path, seq: LandmarkSequence, fps: float,
+                    audio: Path | AudioTrack) -> None:
     # The preview runs beside the main video, so its CPU time, not its latency, is what it costs:
     # PREVIEW_SIZE px (a plot of 68 points needs no more), I420 made here, one x264 thread
     # (together about half the CPU of a 512 px RGB preview).
@@ -279,6 +280,13 @@ def _dump_test_layout(cfg: PipelineConfig, dump_dir: Path, aligned: AlignedPhoto
 
 def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_source: Path, stage: Path,
                 prepared: Prepared | None = None, early: EarlyAlign | None = None) -> Result:
+    # The soundtrack is encoded once, from now on in the background, and copied into both videos.
+    with AudioTrack(audio_source, stage / ".soundtrack.m4a") as track:
+        return _run_with_track(cfg, photo, audio, track, stage, prepared, early)
+
+
+def _run_with_track(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, track: AudioTrack, stage: Path,
+                    prepared: Prepared | None, early: EarlyAlign | None) -> Result:
     pred_name, notice = resolve_predictor(cfg.predictor, cfg.module1)
     if notice:
         log.info(notice)
@@ -301,9 +309,10 @@ def _run_staged(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, audio_sour
     run_dir = cfg.run_dir
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
-        with _beside(_encode_preview, stage / "landmark_seq.mp4", seq, cfg.fps, audio_source):
+        with _beside(_encode_preview, stage / "landmark_seq.mp4", seq, cfg.fps, track):
             _encode(stage / video_name, tap.observe(render_frames(renderer, seq)), len(seq), cfg.module2.size,
-                    renderer.channels, cfg.fps, audio_source, f"render ({rend_name})", cfg.quiet)
+                    renderer.channels, cfg.fps, track, f"render ({rend_name})", cfg.quiet)
+        track.close()  # not a product
         seq.save_frames(stage / "landmarks")
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))

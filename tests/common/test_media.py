@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from common import AudioError, FFmpegError, InputError
-from common.media import GREY_TO_Y, VideoWriter, decode_audio, extract_first_frame, ffmpeg_exe, probe
+from common.media import GREY_TO_Y, AudioTrack, VideoWriter, decode_audio, extract_first_frame, ffmpeg_exe, probe
 
 
 def _tone(path: Path, sr: int, seconds: float, channels: int = 1, freq: float = 440.0) -> np.ndarray:
@@ -162,6 +162,45 @@ class TestGreyAsYuv:
             with VideoWriter(out, (15, 15), 25, channels=1) as w:
                 w.write(np.zeros((15, 15), np.uint8))
         assert not out.exists()
+
+
+def _aac(path: Path) -> bytes:
+    return subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a", "-c", "copy",
+                           "-f", "adts", "-"], capture_output=True, check=True).stdout
+
+
+class TestAudioTrack:
+    def test_copied_track_is_the_track_encoded_inline(self, tmp_path):
+        wav = tmp_path / "s.wav"
+        _tone(wav, 22050, 1.2, channels=2, freq=330.0)
+        frames = [np.full((32, 32), 8 * i, np.uint8) for i in range(30)]
+        inline = tmp_path / "inline.mp4"
+        with VideoWriter(inline, (32, 32), 25, channels=1, audio=wav) as w:
+            for f in frames:
+                w.write(f)
+        with AudioTrack(wav, tmp_path / ".track.m4a") as track:
+            copied = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+            for out in copied:
+                with VideoWriter(out, (32, 32), 25, channels=1, audio=track) as w:
+                    for f in frames:
+                        w.write(f)
+            assert track.path().is_file()
+        assert not (tmp_path / ".track.m4a").exists()  # removed on leaving
+        want = _aac(inline)
+        assert len(want) > 1000
+        for out in copied:
+            assert _aac(out) == want and _h264(out) == _h264(inline)
+            info, ref = probe(out), probe(inline)
+            assert (info.audio_codec, info.audio_rate) == (ref.audio_codec, ref.audio_rate) == ("aac", 22050)
+            assert abs(info.audio_duration - ref.audio_duration) < 1e-6
+
+    def test_bad_source_is_one_error(self, tmp_path):
+        bad = tmp_path / "bad.wav"
+        bad.write_bytes(b"not audio at all" * 50)
+        with AudioTrack(bad, tmp_path / "t.m4a") as track:
+            with pytest.raises(FFmpegError, match="audio of bad.wav"):
+                track.path()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.wav"]
 
 
 def test_i420_frames(tmp_path):
