@@ -42,6 +42,8 @@ STABLE_POINTS: tuple[int, ...] = (
 
 _SHIFT = 4  # sub-pixel bits for cv2.fillConvexPoly
 _NONE = 255  # triangle-id sentinel: pixel covered by no triangle (identity map)
+_BAND_PX = 32768  # pixels per band of the banded warp
+_INCREMENTAL_MAX = 0.6  # above this fraction of changed triangles a frame is warped whole
 
 
 def _check_points(pts: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
@@ -274,16 +276,24 @@ class PiecewiseAffineWarp:
         self._small_ids = n_tri < _NONE
         s = self.size
         xs = np.arange(s, dtype=np.float32)
-        self._x = np.broadcast_to(xs[None, :], (s, s)).copy()
-        self._y = np.broadcast_to(xs[:, None], (s, s)).copy()
         dt = np.uint8 if self._small_ids else np.int32
         self._ids = np.empty((s, s), dt)
-        self._coef = [np.empty((s, s), np.float32) for _ in range(6)]
-        self._map_x = np.empty((s, s), np.float32)
-        self._map_y = np.empty((s, s), np.float32)
-        self._tmp = np.empty((s, s), np.float32)
         self._lut = np.zeros((6, 256), np.float32)
         self._lut[:, _NONE] = (1, 0, 0, 0, 1, 0)  # no triangle: identity
+        self._table = np.empty((0, 6), np.float32)
+        # Work planes of the banded warp: _band_px pixels (~128 KB a plane), so that a band's map stays in cache.
+        self._band_px = max(_BAND_PX, s)
+        self._x = np.broadcast_to(xs[None, :], (s, s)).copy()
+        self._ycol = xs[:, None].copy()
+        n = self._band_px
+        self._band_bufs = (np.empty(n, np.float32), np.empty(n, np.float32), [np.empty(n, np.float32) for _ in range(6)],
+                           np.empty(n, np.float32))
+        self._ref: tuple | None = None  # (image, border, table, ids, frame) of the last warp_tables call
+        # Whole-image planes of map(), made on its first call.
+        self._map_x: np.ndarray | None = None
+        self._map_y: np.ndarray | None = None
+        self._coef: list[np.ndarray] = []
+        self._tmp = np.empty((0, 0), np.float32)
         # Source triangle corners, (T, 2, 3): columns are the 3 corners.
         self._src_tri = np.transpose(self.src.astype(np.float64)[self.triangles], (0, 2, 1))
         self._src_sign = np.where(_signed_area2(src[self.triangles]) < 0, -1.0, 1.0)
@@ -343,38 +353,106 @@ class PiecewiseAffineWarp:
 
     def map_tables(self, table: np.ndarray, bad: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`map` from one frame of :meth:`frame_tables` (same work buffers)."""
+        s = self.size
+        if self._map_x is None:
+            self._map_x, self._map_y = np.empty((s, s), np.float32), np.empty((s, s), np.float32)
+            self._coef = [np.empty((s, s), np.float32) for _ in range(6)]
+            self._tmp = np.empty((s, s), np.float32)
+        assert self._map_y is not None
+        self._raster(table, bad, corners)
+        self._map_rows(0, s, self._map_x, self._map_y, self._coef, self._tmp)
+        return self._map_x, self._map_y
+
+    def warp_tables(self, image: np.ndarray, table: np.ndarray, bad: np.ndarray, corners: np.ndarray,
+                    border_value: tuple[float, ...]) -> np.ndarray:
+        """``warp(image, points, border_value)`` from one frame of :meth:`frame_tables`: a new array.
+
+        Two shortcuts, neither of which changes a pixel: the map is made and used a band of rows
+        at a time (it stays in the CPU cache); and when few triangles changed since the previous
+        call on the same ``image`` (a still head), only the box of pixels whose triangle id or
+        whose triangle's affine differs from that call is recomputed: every other pixel has the
+        same map, so the same value. ``image`` is not checked and must not change between calls.
+        """
+        self._raster(table, bad, corners)
+        s = self.size
+        ref = self._ref
+        changed = None
+        if ref is not None and ref[0] is image and ref[1] == border_value:
+            changed = np.any(table != ref[2], axis=1)
+            if changed.sum() > _INCREMENTAL_MAX * len(table):
+                changed = None
+        if ref is None or changed is None:
+            out = np.empty_like(image)
+            self._warp_box(image, border_value, out, 0, s, 0, s)
+        else:
+            out = ref[4].copy()
+            ids, flags = self._ids, np.zeros(256 if self._small_ids else len(table) + 1, np.uint8)
+            flags[: len(table)] = changed * np.uint8(255)
+            if self._small_ids:  # pixels whose id differs from the previous call's, or whose affine does
+                dirty = cv2.bitwise_or(cv2.compare(ids, ref[3], cv2.CMP_NE), cv2.LUT(ids, flags))
+            else:
+                dirty = ((ids != ref[3]) | (flags[ids] > 0)).astype(np.uint8)
+            x, y, w, h = cv2.boundingRect(dirty)
+            if w > 0 and h > 0:
+                self._warp_box(image, border_value, out, y, y + h, x, x + w)
+        self._ref = (image, border_value, table.copy(), self._ids.copy(), out.copy())
+        return out
+
+    def _warp_box(self, image: np.ndarray, border_value: tuple[float, ...], out: np.ndarray,
+                  y0: int, y1: int, x0: int, x1: int) -> None:
+        """Warp the pixels ``[y0:y1, x0:x1]`` of ``out`` (the ids are drawn), a band of rows at a time."""
+        w = x1 - x0
+        rows = max(1, self._band_px // w)
+        mx, my, coef, tmp = self._band_bufs
+        for r0 in range(y0, y1, rows):
+            n = min(rows, y1 - r0)
+            k = n * w
+            bx, by, bt = mx[:k].reshape(n, w), my[:k].reshape(n, w), tmp[:k].reshape(n, w)
+            bc = [c[:k].reshape(n, w) for c in coef]
+            self._map_rows(r0, r0 + n, bx, by, bc, bt, x0, x1)
+            if w == self.size:  # whole rows: remap straight into the frame
+                cv2.remap(image, bx, by, cv2.INTER_LINEAR, dst=out[r0:r0 + n], borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=border_value)
+            else:
+                out[r0:r0 + n, x0:x1] = cv2.remap(image, bx, by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                                  borderValue=border_value)
+
+    def _raster(self, table: np.ndarray, bad: np.ndarray, corners: np.ndarray) -> None:
+        """Draw the triangle ids (and load the coefficient table) of one frame."""
         # Collapsed and folded triangles first: the well-formed ones around them win.
         order = np.concatenate([np.flatnonzero(bad), np.flatnonzero(~bad)]).tolist() if bad.any() \
             else range(len(table))
         ids = self._ids
+        ids.fill(_NONE if self._small_ids else len(table))
         fill = cv2.fillConvexPoly
+        for i in order:
+            fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
         if self._small_ids:
-            ids.fill(_NONE)
-            for i in order:
-                fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
-            lut = self._lut  # (6, 256): one row per coefficient
-            lut[:, : len(table)] = table.T
+            self._lut[:, : len(table)] = table.T  # (6, 256): one row per coefficient
+        else:
+            self._table = np.concatenate([table, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)
+
+    def _map_rows(self, r0: int, r1: int, mx: np.ndarray, my: np.ndarray, coef: list[np.ndarray], tmp: np.ndarray,
+                  x0: int = 0, x1: int | None = None) -> None:
+        """Map of the drawn ids at ``[r0:r1, x0:x1]`` into ``mx``, ``my`` (work planes ``coef``, ``tmp``)."""
+        ids = self._ids[r0:r1, x0:x1]
+        if self._small_ids:
             for k in range(6):
-                cv2.LUT(ids, lut[k], dst=self._coef[k])
-            c = self._coef
+                cv2.LUT(ids, self._lut[k], dst=coef[k])
         else:  # more than 254 triangles: int32 ids and a numpy gather (slower, same maps)
-            ids.fill(len(table))
-            for i in order:
-                fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
-            full = np.concatenate([table, [[1, 0, 0, 0, 1, 0]]]).astype(np.float32)
-            g = full[ids]
-            c = [np.ascontiguousarray(g[..., k]) for k in range(6)]
-        mx, my, tmp = self._map_x, self._map_y, self._tmp
+            g = self._table[ids]
+            for k in range(6):
+                coef[k][...] = g[..., k]
+        x, y = self._x[: r1 - r0, x0:x1], self._ycol[r0:r1]  # every row of _x is 0, 1, 2, ...
         # map_x = (c0·x + c1·y) + c2, map_y likewise, each step rounded to float32.
-        np.multiply(c[0], self._x, out=mx)
-        np.multiply(c[1], self._y, out=tmp)
+        np.multiply(coef[0], x, out=mx)
+        np.multiply(coef[1], y, out=tmp)
         np.add(mx, tmp, out=mx)
-        np.add(mx, c[2], out=mx)
-        np.multiply(c[3], self._x, out=my)
-        np.multiply(c[4], self._y, out=tmp)
+        np.add(mx, coef[2], out=mx)
+        np.multiply(coef[3], x, out=my)
+        np.multiply(coef[4], y, out=tmp)
         np.add(my, tmp, out=my)
-        np.add(my, c[5], out=my)
-        return mx, my
+        np.add(my, coef[5], out=my)
 
     def warp(
         self,

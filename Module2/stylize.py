@@ -515,8 +515,9 @@ def landmark_strokes(image: np.ndarray, landmarks: np.ndarray, scale: float | No
     roi = img[y0:y1, x0:x1]
     if img.ndim == 2:
         np.minimum(roi, canvas, out=roi)
-    else:
-        roi[...] = (roi.astype(np.uint16) * canvas[..., None] // 255).astype(np.uint8)
+    else:  # multiply; where the canvas is white (most of it) that changes nothing, so skip those pixels
+        ys, xs = np.nonzero(canvas < 255)
+        roi[ys, xs] = (roi[ys, xs].astype(np.uint16) * canvas[ys, xs, None] // 255).astype(np.uint8)
     return img
 
 

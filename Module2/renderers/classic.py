@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 
 from common.ibug68 import FRAME
@@ -179,8 +178,7 @@ class ClassicRenderer(Renderer):
         gaps = inner_lip_gap(points).tolist()
         paper = (self._paper,) * 4 if isinstance(self._paper, int) else self._paper
         for f in range(len(pts)):
-            mx, my = warp.map_tables(table[f], bad[f], corners[f])
-            frame = cv2.remap(base, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+            frame = warp.warp_tables(base, table[f], bad[f], corners[f], paper)
             gap = gaps[f]
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
