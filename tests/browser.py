@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ class BrowserError(RuntimeError):
 class Browser:
     """One headless Chromium process with one page; use as a context manager."""
 
-    def __init__(self, executable: Path = CHROMIUM, width: int = 1280, height: int = 2000) -> None:
+    def __init__(self, executable: Path = CHROMIUM, width: int = 1280, height: int = 2000,
+                 extra_args: Sequence[str] = ()) -> None:
         self.executable = executable
+        self.extra_args = list(extra_args)  # e.g. fake camera / microphone flags
         self.size = (width, height)
         self.requests: list[str] = []
         self.console: list[str] = []
@@ -45,7 +48,7 @@ class Browser:
              "--disable-component-update", "--disable-sync", "--metrics-recording-only", "--mute-audio",
              "--autoplay-policy=no-user-gesture-required", f"--window-size={w},{h}",
              f"--user-data-dir={self._profile}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", "about:blank"],
+             "--remote-debugging-port=0", *self.extra_args, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             port = self._wait_port()

@@ -229,3 +229,97 @@ def test_two_visitors_queue_and_see_progress(server, tmp_path):
         assert any("queue: 1/1" in s for s in seen_second), seen_second
         assert abs(first.evaluate(_VIDEO_DURATION) - probe(SPEECH, count_frames=False).duration) < 0.1
         assert abs(second.evaluate(_VIDEO_DURATION) - 2.0) < 0.1
+
+
+# --- webcam and microphone (Chromium's fake capture devices fed with the examples) ---------------
+
+def _fake_camera(path: Path) -> Path:
+    """A one-second 640x480 y4m clip of the example photo (Chromium loops it as the webcam)."""
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-loop", "1", "-i", str(PHOTO), "-t", "1", "-r", "10",
+                    "-vf", "scale=480:480,pad=640:480:80:0:gray,format=yuv420p", str(path)], check=True)
+    return path
+
+
+def _speech_match(samples: np.ndarray) -> float:
+    """Best normalised cross-correlation of one second of ``samples`` (16 kHz) with the example speech.
+
+    Chromium's fake microphone plays the file in a loop (through the browser's own gain control), so
+    the recording is some stretch of it: about 0.8 for the speech, under 0.2 for the fake device's beep.
+    """
+    from scipy.signal import correlate
+
+    from common.media import decode_audio
+
+    ref = np.tile(decode_audio(SPEECH).samples.astype(np.float64), 3)
+    start = len(samples) // 4
+    seg = samples[start:start + 16000].astype(np.float64)
+    energy = np.sqrt(np.convolve(ref ** 2, np.ones(len(seg)), mode="valid"))
+    return float((correlate(ref, seg, mode="valid") / (energy * np.linalg.norm(seg) + 1e-12)).max())
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12))
+
+
+@pytest.mark.slow
+def test_webcam_and_microphone(server, tmp_path):
+    """Photo taken with the webcam, speech recorded with the microphone (fake devices playing the examples)."""
+    from browser import Browser
+
+    from common.media import decode_audio, iter_frames
+
+    url, out = server
+    devices = [f"--use-file-for-fake-video-capture={_fake_camera(tmp_path / 'camera.y4m')}",
+               f"--use-file-for-fake-audio-capture={SPEECH}",
+               "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    with Browser(extra_args=devices) as b:
+        b.open(url, ready="!!document.querySelector('#start')")
+        # Webcam: switch the source, grant access, take a picture once the stream plays.
+        b.click("#photo button[aria-label='Capture from camera']")
+        b.wait_for("!!document.querySelector('#photo div[title=\"grant webcam access\"] button')", 20)
+        b.click("#photo div[title='grant webcam access'] button")
+        assert b.wait_for("(() => { const v = document.querySelector('#photo video'); return v && v.readyState >= 2 "
+                          "&& [v.videoWidth, v.videoHeight]; })()", 20) == [640, 480]
+        b.click("#photo button[aria-label='capture photo']")
+        shot = b.wait_for("(() => { const i = document.querySelector('#photo .image-frame img'); "
+                          "return i && i.complete && [i.naturalWidth, i.naturalHeight]; })()", 30)
+        assert shot == [640, 480]
+        # Microphone: switch the source, record about four seconds, stop; the page uploads a wav.
+        b.click("#speech button[aria-label='Record audio']")
+        b.wait_for("!!document.querySelector('#speech button.record-button')", 20)
+        b.click("#speech button.record-button")
+        time.sleep(4)
+        b.click("#speech button.stop-button")
+        href = b.wait_for("(() => { const a = document.querySelector('#speech a[download]'); "
+                          "return a && a.href; })()", 30)
+        recorded = tmp_path / "recorded.wav"
+        with urllib.request.urlopen(href, timeout=30) as r:
+            recorded.write_bytes(r.read())
+        rec = decode_audio(recorded)
+        assert 2.5 < rec.duration < 8.0, rec.duration  # about 4 s (the first ~0.15 s is lost to start-up)
+        assert _dbfs(rec.samples) > -30 and _speech_match(rec.samples) > 0.5  # the speech, not silence or a beep
+
+        b.click("#size input[value='256']")
+        b.wait_for("document.querySelector('#size input[value=\"256\"]').checked")
+        b.click("#start")
+        duration = b.wait_for(f"(() => {{ const s = {_STATUS}; return s.startsWith('error:') ? s : "
+                              f"{_VIDEO_DURATION}; }})()", timeout=300)
+        status = b.evaluate(_STATUS)
+        assert status.startswith("done: "), status  # a face was found and the speech was accepted
+        assert isinstance(duration, float) and abs(duration - rec.duration) < 0.1, (duration, rec.duration)
+        assert b.evaluate("document.querySelector('#result video').play().then(() => true)", await_promise=True)
+        b.wait_for("document.querySelector('#result video').currentTime > 0.2", timeout=30)
+        b.screenshot(tmp_path / "app_capture.png")
+
+    videos = list((out / "jobs").glob("*/image-audio/output_drawing--ep70.mp4"))
+    assert len(videos) == 1, videos
+    # The video carries the recorded speech.
+    sound = decode_audio(videos[0])
+    assert abs(sound.duration - rec.duration) < 0.1
+    assert _dbfs(sound.samples) > -30 and _speech_match(sound.samples) > 0.5
+    # Its frames are a line drawing: a light page with dark strokes, which move (the mouth talks).
+    frames = [f for i, f in enumerate(iter_frames(videos[0], pix_fmt="gray")) if i in (5, 40)]
+    for f in frames:
+        assert f.shape == (256, 256) and np.median(f) > 200
+        assert 0.01 < np.mean(f < 100) < 0.3
+    assert np.mean(np.abs(frames[0].astype(int) - frames[1].astype(int)) > 60) > 0.001
