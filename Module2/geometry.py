@@ -379,9 +379,8 @@ class PiecewiseAffineWarp:
         changed = None
         if ref is not None and ref[0] is image and ref[1] == border_value:
             changed = np.any(table != ref[2], axis=1)
-            if changed.sum() > _INCREMENTAL_MAX * len(table):
-                changed = None
-        if ref is None or changed is None:
+        few = changed is not None and changed.sum() <= _INCREMENTAL_MAX * len(table)
+        if ref is None or ref[4] is None or changed is None or not few:
             out = np.empty_like(image)
             self._warp_box(image, border_value, out, 0, s, 0, s)
         else:
@@ -395,7 +394,10 @@ class PiecewiseAffineWarp:
             x, y, w, h = cv2.boundingRect(dirty)
             if w > 0 and h > 0:
                 self._warp_box(image, border_value, out, y, y + h, x, x + w)
-        self._ref = (image, border_value, table.copy(), self._ids.copy(), out.copy())
+        # Keep this frame for the next call; while the head moves (many triangles changed) only its
+        # affines, to notice when it stops, not the copies of the ids and the frame.
+        self._ref = (image, border_value, table.copy(), self._ids.copy(), out.copy()) if few or ref is None \
+            else (image, border_value, table.copy(), None, None)
         return out
 
     def _warp_box(self, image: np.ndarray, border_value: tuple[float, ...], out: np.ndarray,
