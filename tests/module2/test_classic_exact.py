@@ -155,7 +155,7 @@ def _hostile(lm: np.ndarray) -> np.ndarray:
     moving = talking(lm, 20, blink_at=(3, 4))
     still = talking(lm, 14, head=False, jaw=False, blink_at=(6,))
     frames = [*moving, *still, still[-1], still[-1], still[-1], *moving[:4]]
-    odd = []
+    odd: list[np.ndarray] = []
     for k, p in enumerate(frames[:8]):
         q = p.copy()
         if k % 4 == 0:
