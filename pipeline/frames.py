@@ -7,8 +7,8 @@ process) while the frames are made elsewhere; the frames are exactly those of
 * A renderer with ``fit_sequence(points)`` and ``frames_of(points)`` (the classic one) is
   rendered in blocks by a thread pool: each thread has its own copy of the prepared
   renderer (the warp keeps per-call work buffers), fitted on the whole sequence (the classic
-  renderer sizes its jaw band from it), and the work is mostly OpenCV and numpy calls that
-  release the GIL, so the blocks use the other cores.
+  renderer sizes its jaw band from it; fitted once, then copied), and the work is mostly
+  OpenCV and numpy calls that release the GIL, so the blocks use the other cores.
 * Any other renderer's generator runs in one background thread, a bounded number of frames
   ahead (a renderer may carry state across frames, so its sequence is never split).
 """
@@ -56,11 +56,10 @@ def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
 
 
 def _blocks(renderer: Any, seq: LandmarkSequence, threads: int) -> Iterator[np.ndarray]:
-    # Copies are taken before any fitting, so each starts from the renderer's own state, as render() would.
-    copies = [copy.deepcopy(renderer) for _ in range(threads - 1)] + [renderer]
+    # Fitted once, then copied: every copy holds the state each would have reached fitting on its own.
+    renderer.fit_sequence(seq.points)
     free: SimpleQueue[Any] = SimpleQueue()
-    for r in copies:
-        r.fit_sequence(seq.points)
+    for r in [copy.deepcopy(renderer) for _ in range(threads - 1)] + [renderer]:
         free.put(r)
 
     def block(start: int) -> list[np.ndarray]:
