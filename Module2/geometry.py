@@ -426,9 +426,9 @@ class PiecewiseAffineWarp:
             else range(len(table))
         ids = self._ids
         ids.fill(_NONE if self._small_ids else len(table))
-        fill = cv2.fillConvexPoly
+        fill, tri, line8 = cv2.fillConvexPoly, list(corners), cv2.LINE_8
         for i in order:
-            fill(ids, corners[i], i, cv2.LINE_8, _SHIFT)
+            fill(ids, tri[i], i, line8, _SHIFT)
         if self._small_ids:
             self._lut[:, : len(table)] = table.T  # (6, 256): one row per coefficient
         else:

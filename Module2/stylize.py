@@ -673,19 +673,27 @@ def draw_open_mouth(image: np.ndarray, landmarks: np.ndarray, style: str = "draw
     wide = _smooth01((gap - 6.0 * s) / (8.0 * s))
     a_ink = loop_ink.astype(np.float32) / 255.0 * _smooth01(gap / (6.0 * s)) * (1.0 - a_teeth * (1.0 - wide))
     layers.append((pal["ink"], a_ink))
-    roi = img[y0:y1, x0:x1].astype(np.float32)
-    cover = np.zeros(shape, np.float32)
+    # Every layer lies inside the opening or its outline; pixels outside both keep their value
+    # (a zero alpha blends to the same byte), so only their bounding box is blended.
+    bx, by, bw, bh = cv2.boundingRect(cv2.bitwise_or(mouth, loop_ink))
+    if bw == 0 or bh == 0:
+        return img
+    box = (slice(by, by + bh), slice(bx, bx + bw))
+    y0, x0 = y0 + by, x0 + bx
+    roi = img[y0:y0 + bh, x0:x0 + bw].astype(np.float32)
+    cover = np.zeros((bh, bw), np.float32)
     out = roi.copy()
-    for colour, alpha in layers:
+    for colour, alpha_full in layers:
         rgb = np.asarray(colour, np.float32)
+        alpha = alpha_full[box]
         if img.ndim == 2:
             out = out + (np.float32(rgb.mean()) - out) * alpha
         else:
-            out = out + (np.broadcast_to(rgb, (3,)) - out) * alpha[..., None]
+            out = out + (rgb - out) * alpha[..., None]
         cover = np.maximum(cover, alpha)
     a = cover * opacity
     res = roi + (out - roi) * (a if img.ndim == 2 else a[..., None])
-    img[y0:y1, x0:x1] = np.clip(res + 0.5, 0, 255).astype(np.uint8)
+    img[y0:y0 + bh, x0:x0 + bw] = np.clip(res + 0.5, 0, 255).astype(np.uint8)
     return img
 
 

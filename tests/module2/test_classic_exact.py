@@ -4,7 +4,7 @@ The renderer batches the small per-frame geometry over blocks of frames, warps i
 recomputes only the changed box on a still head and draws all stroke splines in one batch. The
 reference here is the straightforward algorithm those replaced (one frame at a time, one
 ``np.linalg`` call per frame, the whole-image map, ``einsum`` splines, one ``polylines`` per
-stroke), written out independently; every frame must be equal, byte for byte.
+stroke, the mouth blended over its whole padded box), written out independently; every frame must be equal, byte for byte.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from Module2.renderers.classic import (
     MOUTH_OPEN_PX,
     ClassicRenderer,
 )
-from Module2.stylize import _STROKES_LIGHT_FIRST, _cr_basis, catmull_rom, draw_open_mouth
+from Module2.stylize import _STROKES_LIGHT_FIRST, MOUTH_STYLES, _cr_basis, _smooth01, catmull_rom, draw_open_mouth
 from tests.module2.test_classic_renderer import talking
 from tests.module2.test_geometry import synthetic_landmarks
 from tests.module2.test_stylize import astronaut_portrait, synthetic_portrait
@@ -82,6 +82,72 @@ def _ref_strokes(img: np.ndarray, lms: np.ndarray, s: float) -> None:
         np.minimum(roi, canvas, out=roi)
     else:
         roi[...] = (roi.astype(np.uint16) * canvas[..., None] // 255).astype(np.uint8)
+
+
+def _ref_open_mouth(img: np.ndarray, lms: np.ndarray, style: str, opacity: float, s: float) -> None:
+    """draw_open_mouth as it was: every layer blended over the whole padded box."""
+    lms = np.asarray(lms, np.float32)
+    pal = MOUTH_STYLES[style]
+    inner = lms[60:68]
+    h, w = img.shape[:2]
+    pad = int(np.ceil(4 * s)) + 3
+    x0 = int(max(0, np.floor(inner[:, 0].min()) - pad))
+    y0 = int(max(0, np.floor(inner[:, 1].min()) - pad))
+    x1 = int(min(w, np.ceil(inner[:, 0].max()) + pad + 1))
+    y1 = int(min(h, np.ceil(inner[:, 1].max()) + pad + 1))
+    if x1 <= x0 or y1 <= y0:
+        return
+    off = np.array([x0, y0], np.float32)
+    loop16 = np.round(_ref_catmull_rom(inner - off, samples=8, closed=True) * 16).astype(np.int32)
+    shape = (y1 - y0, x1 - x0)
+    mouth = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mouth, [loop16], 255, cv2.LINE_AA, 4)
+    gap = float(inner_lip_gap(lms))
+    width = float(np.linalg.norm(lms[64] - lms[60]))
+    band = min(gap * (0.85 - 0.45 * _smooth01((gap - 4.0 * s) / (10.0 * s))), 0.13 * width)
+    upper = _ref_catmull_rom(lms[60:65] - off, samples=8)
+    lower_edge = upper + np.array([0.0, band], np.float32)
+    tmask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(tmask, [np.round(np.concatenate([upper, lower_edge[::-1]]) * 16).astype(np.int32)], 255,
+                 cv2.LINE_AA, 4)
+    a_teeth = np.minimum(tmask, mouth).astype(np.float32) / 255.0
+    layers = [(pal["interior"], mouth.astype(np.float32) / 255.0)]
+    if style == "cartoon":
+        lower = _ref_catmull_rom(lms[[64, 65, 66, 67, 60]] - off, samples=8)
+        cx = float(lower[:, 0].mean())
+        top = lower.copy()
+        top[:, 1] -= 0.3 * gap
+        top[:, 0] = cx + 0.6 * (top[:, 0] - cx)
+        tg = np.zeros(shape, np.uint8)
+        cv2.fillPoly(tg, [np.round(np.concatenate([lower, top[::-1]]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        layers.append((pal["tongue"], np.minimum(tg, mouth).astype(np.float32) / 255.0
+                       * _smooth01((gap - 8.0 * s) / (10.0 * s))))
+    layers.append((pal["teeth"], a_teeth))
+    if style == "drawing":
+        edge = np.zeros(shape, np.uint8)
+        cv2.polylines(edge, [np.round(lower_edge * 16).astype(np.int32)], False, 255,
+                      max(1, int(round(1.2 * s))), cv2.LINE_AA, 4)
+        layers.append((pal["ink"], np.minimum(edge, mouth).astype(np.float32) / 255.0
+                       * _smooth01((gap - 6.0 * s) / (6.0 * s))))
+    loop_ink = np.zeros(shape, np.uint8)
+    cv2.polylines(loop_ink, [loop16], True, 255, max(1, int(round((2.6 if style == "drawing" else 1.8) * s))),
+                  cv2.LINE_AA, 4)
+    wide = _smooth01((gap - 6.0 * s) / (8.0 * s))
+    layers.append((pal["ink"], loop_ink.astype(np.float32) / 255.0 * _smooth01(gap / (6.0 * s))
+                   * (1.0 - a_teeth * (1.0 - wide))))
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    cover = np.zeros(shape, np.float32)
+    out = roi.copy()
+    for colour, alpha in layers:
+        rgb = np.asarray(colour, np.float32)
+        if img.ndim == 2:
+            out = out + (np.float32(rgb.mean()) - out) * alpha
+        else:
+            out = out + (np.broadcast_to(rgb, (3,)) - out) * alpha[..., None]
+        cover = np.maximum(cover, alpha)
+    a = cover * float(np.clip(opacity, 0.0, 1.0))
+    res = roi + (out - roi) * (a if img.ndim == 2 else a[..., None])
+    img[y0:y1, x0:x1] = np.clip(res + 0.5, 0, 255).astype(np.uint8)
 
 
 def _ref_map(warp: PiecewiseAffineWarp, dst_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +206,7 @@ def _ref_frames(r: ClassicRenderer, points: np.ndarray) -> list[np.ndarray]:
         frame = cv2.remap(r._base, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
         gap = float(inner_lip_gap(pts512))
         if gap > MOUTH_OPEN_PX:
-            draw_open_mouth(frame, pts, r.cfg.style, opacity=(gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX, scale=s)
+            _ref_open_mouth(frame, pts, r.cfg.style, (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX, s)
         _ref_strokes(frame, pts, s)
         out.append(frame)
     return out
@@ -268,3 +334,22 @@ def test_warp_tables_changed_box_equals_whole_warp():
         assert np.array_equal(got, want), f
         gx, gy = warp.map(pts[f])
         assert gx.tobytes() == mx.tobytes() and gy.tobytes() == my.tobytes()
+
+
+@pytest.mark.parametrize("style", ["drawing", "cartoon"])
+def test_open_mouth_is_the_whole_box_blend(style):
+    rng = np.random.default_rng(3)
+    lm = synthetic_landmarks(256)
+    for k in range(30):
+        p = lm.copy()
+        p[65:68, 1] += k * 0.8 - 2.0  # from pushed through to wide open
+        p[60:68] += rng.normal(0, 0.6, (8, 2))
+        if k == 7:
+            p[60:68] = p[60:68].mean(0)
+        if k == 9:
+            p += np.array([-120.0, 0.0], np.float32)  # the mouth at the left edge
+        img = rng.integers(0, 256, (256, 256, 3) if style == "cartoon" else (256, 256), dtype=np.uint8)
+        want = img.copy()
+        _ref_open_mouth(want, p, style, 0.3 + 0.025 * k, 0.5)
+        draw_open_mouth(img, p, style, opacity=0.3 + 0.025 * k, scale=0.5)
+        assert np.array_equal(img, want), k
