@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 
 from common.ibug68 import FRAME
@@ -72,6 +73,7 @@ class ClassicRenderer(Renderer):
     def __init__(self, cfg: RenderConfig) -> None:
         super().__init__(cfg)
         self._base: np.ndarray | None = None
+        self._warp_base: np.ndarray | None = None
         self._warp: PiecewiseAffineWarp | None = None
         self._paper: int | tuple[int, ...] = 255
 
@@ -95,6 +97,9 @@ class ClassicRenderer(Renderer):
         # The photo's own teeth would stay behind when the mouth closes: paint them out
         # once; the per-frame fill draws the interior wherever the mouth is open.
         erase_inner_mouth(self._base, self._src, grow=3.0 * float(self._scale))
+        # What is warped: the colour image with a fourth channel, which cv2.remap interpolates faster
+        # than three (each channel on its own, so the same RGB bytes); dropped again per frame.
+        self._warp_base = cv2.cvtColor(self._base, cv2.COLOR_RGB2RGBA) if self._base.ndim == 3 else self._base
         self._head_ring = head_ring(self._src, _N_RING, size=size)
         self._border = border_points(size)
         self._anchor_d: np.ndarray | None = None
@@ -166,8 +171,8 @@ class ClassicRenderer(Renderer):
         The batched steps are the per-frame ones stacked (see ``similarity_transforms``), so every
         frame is bit-identical to drawing it alone.
         """
-        assert self._warp is not None and self._base is not None
-        warp, base = self._warp, self._base
+        assert self._warp is not None and self._warp_base is not None
+        warp, base = self._warp, self._warp_base
         style = "cartoon" if self.cfg.style == "cartoon" else "drawing"
         s = float(self._scale)
         pts = points * self._scale
@@ -176,9 +181,12 @@ class ClassicRenderer(Renderer):
         border = np.broadcast_to(self._border, (len(pts),) + self._border.shape)
         table, bad, corners = warp.frame_tables(np.concatenate([pts, ring, border], axis=1).astype(np.float32))
         gaps = inner_lip_gap(points).tolist()
-        paper = (self._paper,) * 4 if isinstance(self._paper, int) else self._paper
+        paper = (self._paper,) * 4 if isinstance(self._paper, int) else (*self._paper, 255)
+        rgba = base.ndim == 3
         for f in range(len(pts)):
             frame = warp.warp_tables(base, table[f], bad[f], corners[f], paper)
+            if rgba:
+                frame = cv2.cvtColor(frame, cv2.COLOR_RGBA2RGB)
             gap = gaps[f]
             if gap > MOUTH_OPEN_PX:
                 opacity = (gap - MOUTH_OPEN_PX) / MOUTH_FADE_PX
