@@ -5,7 +5,8 @@ process) while the frames are made elsewhere; the frames are exactly those of
 ``renderer.render(seq)``, in order.
 
 * A renderer with ``fit_sequence(points)`` and ``frames_of(points)`` (the classic one) is
-  rendered in blocks by a thread pool: each thread has its own copy of the prepared
+  rendered in blocks by forked worker processes (:mod:`pipeline.render_procs`) when this
+  process may fork (Linux, no other thread, not a batch worker); otherwise by a thread pool: each thread has its own copy of the prepared
   renderer (the warp keeps per-call work buffers), fitted on the whole sequence (the classic
   renderer sizes its jaw band from it; fitted once, then copied), and the work is mostly
   OpenCV and numpy calls that release the GIL, so the blocks use the other cores.
@@ -28,6 +29,8 @@ import numpy as np
 from common import LandmarkSequence
 from Module2 import Renderer
 
+from . import render_procs
+
 __all__ = ["render_frames", "render_threads"]
 
 _DONE = object()
@@ -47,10 +50,16 @@ def render_threads() -> int:
 
 
 def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
-                  threads: int | None = None) -> Iterator[np.ndarray]:
-    """``renderer.render(seq)``, made by ``threads`` threads in blocks when possible, else by one thread ahead."""
+                  threads: int | None = None, processes: bool = True) -> Iterator[np.ndarray]:
+    """``renderer.render(seq)``, made in blocks by ``threads`` forked processes (:mod:`pipeline.render_procs`,
+    when ``processes`` and this process may fork) or threads when possible, else by one thread ahead."""
     threads = render_threads() if threads is None else threads
     if threads >= 2 and len(seq) > 2 * _BLOCK and hasattr(renderer, "fit_sequence") and hasattr(renderer, "frames_of"):
+        if processes and render_procs.usable():  # forked now, before the caller starts other threads
+            renderer.fit_sequence(seq.points)
+            size = renderer.cfg.size
+            shape = (size, size) if renderer.channels == 1 else (size, size, 3)
+            return render_procs.forked_frames(renderer, seq.points, shape, threads)
         return _blocks(renderer, seq, threads)
     return _ahead(renderer, seq, ahead)
 

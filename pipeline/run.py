@@ -34,6 +34,9 @@ from .report import FrameTap, write_report
 
 T = TypeVar("T")
 
+# No tqdm monitor thread: render workers are forked only from a process without other threads.
+tqdm.monitor_interval = 0
+
 __all__ = ["Result", "Prepared", "run", "load_inputs", "new_renderer", "prepare_photo", "sigterm_raises"]
 
 log = logging.getLogger(__name__)
@@ -309,8 +312,9 @@ def _run_with_track(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, track:
     run_dir = cfg.run_dir
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
+        frames = render_frames(renderer, seq)  # before the preview's thread starts: render workers may be forked
         with _beside(_encode_preview, stage / "landmark_seq.mp4", seq, cfg.fps, track):
-            _encode(stage / video_name, tap.observe(render_frames(renderer, seq)), len(seq), cfg.module2.size,
+            _encode(stage / video_name, tap.observe(frames), len(seq), cfg.module2.size,
                     renderer.channels, cfg.fps, track, f"render ({rend_name})", cfg.quiet)
         track.close()  # not a product
         seq.save_frames(stage / "landmarks")

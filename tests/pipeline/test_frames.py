@@ -1,6 +1,7 @@
 """Frames rendered in a background thread are the renderer's own frames, in order."""
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 
@@ -67,5 +68,13 @@ def test_classic_frames_are_the_same(style, example_photo):
         made = list(render_frames(renderer, seq, threads=threads))
         assert len(made) == len(serial) == 43
         assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, made, strict=True)), threads
+    # forked worker processes (the CLI's path), on a copy fitted first as render_frames does
+    from pipeline import render_procs
+
+    forked = copy.deepcopy(renderer)
+    forked.fit_sequence(seq.points)
+    shape = serial[0].shape
+    made = list(render_procs.forked_frames(forked, seq.points, shape, 2))
+    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(serial, made, strict=True))
     # the renderer given in renders as before afterwards
     assert all(np.array_equal(a, b) for a, b in zip(serial, renderer.render(seq), strict=True))

@@ -1,0 +1,98 @@
+"""pipeline.render_procs: frames made by forked worker processes are the renderer's own, in order."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from pipeline import render_procs
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked workers need fork (Linux)")
+
+
+class _Fitted:
+    """A sequence-fitted renderer: frame i holds i, the block's offset-free index, and the fitted total."""
+
+    def __init__(self, fail_at: int = -1, die_at: int = -1) -> None:
+        self.total: int | None = None
+        self.fail_at, self.die_at = fail_at, die_at
+
+    def fit_sequence(self, points: np.ndarray) -> None:
+        self.total = int(points[:, 0, 0].sum())
+
+    def frames_of(self, points: np.ndarray) -> Iterator[np.ndarray]:
+        assert self.total is not None, "not fitted"
+        for p in points:
+            i = int(p[0, 0])
+            if i == self.fail_at:
+                raise ValueError(f"frame {i} is broken")
+            if i == self.die_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            frame = np.zeros((6, 10, 3), np.uint8)
+            frame[..., 0], frame[..., 1], frame[..., 2] = i % 256, i // 256, self.total % 251
+            yield frame
+
+
+def _points(n: int) -> np.ndarray:
+    pts = np.zeros((n, 68, 2), np.float32)
+    pts[:, 0, 0] = np.arange(n)
+    return pts
+
+
+def _run(renderer: _Fitted, n: int, workers: int = 2):
+    pts = _points(n)
+    renderer.fit_sequence(pts)
+    return render_procs.forked_frames(renderer, pts, (6, 10, 3), workers)
+
+
+@pytest.mark.parametrize("n, workers", [(1, 2), (8, 2), (61, 2), (100, 3)])
+def test_frames_in_order(n, workers):
+    assert render_procs.usable()
+    frames = list(_run(_Fitted(), n, workers))  # kept all at once: each frame is the caller's own
+    assert len(frames) == n
+    total = sum(range(n)) % 251
+    for i, f in enumerate(frames):
+        assert f.shape == (6, 10, 3) and f.flags.writeable
+        assert (int(f[0, 0, 0]), int(f[0, 0, 1]), int(f[0, 0, 2])) == (i % 256, i // 256, total)
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_error_is_raised_here():
+    got = []
+    with pytest.raises(RuntimeError, match="ValueError: frame 37 is broken"):
+        for f in _run(_Fitted(fail_at=37), 80):
+            got.append(int(f[0, 0, 0]))
+    assert got == list(range(32))  # the blocks before the broken one's, in order
+    assert not multiprocessing.active_children()
+
+
+def test_a_killed_worker_is_an_error_not_a_hang():
+    with pytest.raises(RuntimeError, match="died"):
+        for _ in _run(_Fitted(die_at=50), 80):
+            pass
+    assert not multiprocessing.active_children()
+
+
+def test_stopping_early_stops_the_workers():
+    gen = _run(_Fitted(), 500)
+    assert len(multiprocessing.active_children()) == 2  # forked before the first frame is asked for
+    assert int(next(gen)[0, 0, 0]) == 0
+    gen.close()
+    assert not multiprocessing.active_children()
+
+
+def test_not_usable_beside_another_thread():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not render_procs.usable()
+    finally:
+        stop.set()
+        t.join()
+    assert render_procs.usable()
