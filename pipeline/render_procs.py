@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ def _worker(conn: Connection, renderer: Any, points: np.ndarray, ring: mmap.mmap
     # The parent handles Ctrl-C and SIGTERM (it kills the workers); a worker just goes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _close_inherited_fds(keep={0, 1, 2, conn.fileno()})
     frames = np.frombuffer(ring, np.uint8).reshape((-1, *shape))
     try:
         while True:
@@ -62,6 +64,21 @@ def _worker(conn: Connection, renderer: Any, points: np.ndarray, ring: mmap.mmap
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
         except (OSError, ValueError):
             pass
+
+
+def _close_inherited_fds(keep: set[int]) -> None:
+    """Close the descriptors a forked worker got from the parent: e.g. an ffmpeg stdin the parent opened
+    before forking would otherwise never see its end while a worker lives."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], workers: int) -> Iterator[np.ndarray]:

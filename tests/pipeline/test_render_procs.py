@@ -96,3 +96,19 @@ def test_not_usable_beside_another_thread():
         stop.set()
         t.join()
     assert render_procs.usable()
+
+
+def test_workers_do_not_hold_the_parents_pipes():
+    """A pipe the parent opened before forking (an ffmpeg stdin) ends when the parent closes it."""
+    import select
+
+    r, w = os.pipe()
+    gen = _run(_Fitted(), 400)
+    try:
+        assert int(next(gen)[0, 0, 0]) == 0  # workers are running
+        os.close(w)
+        ready, _, _ = select.select([r], [], [], 5.0)
+        assert ready and os.read(r, 1) == b""  # end of file at once: no worker kept the write end
+    finally:
+        gen.close()
+        os.close(r)
