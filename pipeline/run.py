@@ -168,6 +168,15 @@ def _encode_preview(stop: threading.Event, path: Path, seq: LandmarkSequence, fp
             writer.write(cv2.cvtColor(draw_landmarks(p, PREVIEW_SIZE, scale), cv2.COLOR_RGB2YUV_I420))
 
 
+def _side_products(stop: threading.Event, stage: Path, seq: LandmarkSequence, fps: float,
+                   audio: Path | AudioTrack) -> None:
+    """The landmark preview, then the landmark files: made beside the main video, on the cores it leaves."""
+    _encode_preview(stop, stage / "landmark_seq.mp4", seq, fps, audio)
+    if stop.is_set():
+        return
+    seq.save_frames(stage / "landmarks")
+
+
 @contextlib.contextmanager
 def _beside(job: Callable[..., None], *args: object):
     """Run ``job(stop_event, *args)`` in a thread while the block runs; its error is raised at the end.
@@ -313,11 +322,10 @@ def _run_with_track(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, track:
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
         frames = render_frames(renderer, seq)  # before the preview's thread starts: render workers may be forked
-        with _beside(_encode_preview, stage / "landmark_seq.mp4", seq, cfg.fps, track):
+        with _beside(_side_products, stage, seq, cfg.fps, track):
             _encode(stage / video_name, tap.observe(frames), len(seq), cfg.module2.size,
                     renderer.channels, cfg.fps, track, f"render ({rend_name})", cfg.quiet)
         track.close()  # not a product
-        seq.save_frames(stage / "landmarks")
         _write_png(stage / "photo.png", aligned.image)
         (stage / f"config_{cfg.postfix}.json").write_text(_config_json(cfg, pred_name, rend_name, aligned))
         # Phones come from the predictor's own recognition (procedural only), never a second pass.
