@@ -131,3 +131,28 @@ def test_cli_replaces_a_child_for_other_inputs(example_photo, short_speech, tmp_
                  "--size", "256", "-q"], early=wrong)
     assert code == 0 and proc is not None and proc.poll() is not None  # stopped, and the run still worked
     assert len(list((tmp_path / "out").glob("*/output_*.mp4"))) == 1
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_cli_uses_the_child(example_photo, short_speech, tmp_path, monkeypatch, video):
+    """A CLI run takes the child's alignment: the photo is never aligned in the CLI's own process."""
+    import subprocess
+
+    import pipeline.run
+    from common.media import ffmpeg_exe
+    from pipeline.cli import main
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("aligned in the CLI's process")
+
+    monkeypatch.setattr(pipeline.run, "align_photo", not_here)
+    if video:
+        clip = tmp_path / "clip.mp4"
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-loop", "1", "-i", str(example_photo), "-i", str(short_speech),
+                        "-t", "1.5", "-vf", "scale=480:-2", "-pix_fmt", "yuv420p", "-shortest", str(clip)], check=True)
+        args = ["--video", str(clip)]
+    else:
+        args = ["--jpg", str(example_photo), "--audio", str(short_speech)]
+    code = main([*args, "--output_dir", str(tmp_path / "out"), "--size", "256", "-q"])
+    assert code == 0
+    assert len(list((tmp_path / "out").glob("*/output_*.mp4"))) == 1
