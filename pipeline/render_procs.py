@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = ["usable", "forked_frames"]
 # Frames per task, and tasks in flight per worker: enough to keep every core busy, few enough slots.
 BLOCK = 8
 AHEAD = 3
+STALL_S = 120.0  # a worker silent this long (8 frames take milliseconds) is treated as failed, not waited for
 
 def usable() -> bool:
     """Whether worker processes may be forked here: Linux fork, no other Python thread, not a daemon."""
@@ -81,6 +83,35 @@ def _close_inherited_fds(keep: set[int]) -> None:
                 pass
 
 
+class _Worker:
+    """A forked worker's pid: alive or not, killed and reaped (its exit status collected once)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.done = False
+
+    def is_alive(self) -> bool:
+        if not self.done:
+            try:
+                self.done = os.waitpid(self.pid, os.WNOHANG)[0] != 0
+            except ChildProcessError:
+                self.done = True
+        return not self.done
+
+    def stop(self, grace: float = 0.5) -> None:
+        """Reap it, after ``grace`` seconds to end by itself, else killed."""
+        deadline = time.monotonic() + grace
+        while self.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.is_alive():
+            os.kill(self.pid, signal.SIGKILL)
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.done = True
+
+
 def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], workers: int) -> Iterator[np.ndarray]:
     """The frames of ``renderer.render`` for ``points`` (T, 68, 2), made by ``workers`` forked processes.
 
@@ -94,8 +125,7 @@ def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], wor
     n_slots = workers * AHEAD
     nbytes = int(np.prod(shape))
     ring = mmap.mmap(-1, n_slots * BLOCK * nbytes)  # anonymous and shared: the forked workers write into it
-    ctx = multiprocessing.get_context("fork")
-    procs: list[Any] = []
+    procs: list[_Worker] = []
     conns: list[Connection] = []
     # OpenCV's thread pool does not survive a fork (a child that touches it hangs): fork with none, so
     # the workers run OpenCV on their own thread (one process per core), and give it back here after.
@@ -103,11 +133,18 @@ def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], wor
     cv2.setNumThreads(1)
     try:
         for _ in range(workers):
-            here, there = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(there, renderer, points, ring, tuple(shape)), daemon=True)
-            proc.start()
+            here, there = multiprocessing.Pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns into the caller's code
+                code = 1
+                try:
+                    here.close()
+                    _worker(there, renderer, points, ring, tuple(shape))
+                    code = 0
+                finally:
+                    os._exit(code)
             there.close()
-            procs.append(proc)
+            procs.append(_Worker(pid))
             conns.append(here)
     except BaseException:
         _stop(procs, conns, ring)
@@ -117,7 +154,7 @@ def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], wor
     return _frames(procs, conns, ring, len(points), tuple(shape), n_slots)
 
 
-def _frames(procs: list[Any], conns: list[Connection], ring: mmap.mmap, T: int, shape: tuple[int, ...],
+def _frames(procs: list[_Worker], conns: list[Connection], ring: mmap.mmap, T: int, shape: tuple[int, ...],
             n_slots: int) -> Iterator[np.ndarray]:
     workers = len(conns)
     frames = np.frombuffer(ring, np.uint8).reshape((n_slots * BLOCK, *shape))
@@ -137,8 +174,16 @@ def _frames(procs: list[Any], conns: list[Connection], ring: mmap.mmap, T: int, 
         for _ in range(n_slots):
             send_next()
         for k in range(len(starts)):
+            conn, proc = conns[k % workers], procs[k % workers]
+            waited = 0.0
             try:
-                kind, value = conns[k % workers].recv()
+                while not conn.poll(1.0):  # a block takes well under a second; never wait forever
+                    waited += 1.0
+                    if not proc.is_alive():
+                        raise EOFError
+                    if waited >= STALL_S:
+                        raise RuntimeError(f"a render worker gave no frames for {STALL_S:.0f} s; stopped it")
+                kind, value = conn.recv()
             except (EOFError, OSError):  # the pipe closed or was reset: the worker is gone
                 raise RuntimeError("a render worker process died (out of memory?)") from None
             if kind != "ok":
@@ -152,7 +197,7 @@ def _frames(procs: list[Any], conns: list[Connection], ring: mmap.mmap, T: int, 
         _stop(procs, conns, ring)
 
 
-def _stop(procs: list[Any], conns: list[Connection], ring: mmap.mmap) -> None:
+def _stop(procs: list[_Worker], conns: list[Connection], ring: mmap.mmap) -> None:
     for conn in conns:
         try:
             conn.send(None)
@@ -160,10 +205,7 @@ def _stop(procs: list[Any], conns: list[Connection], ring: mmap.mmap) -> None:
             pass
         conn.close()
     for proc in procs:
-        proc.join(timeout=0.5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        proc.stop()
     try:
         ring.close()
     except BufferError:  # a frame view is still held somewhere; the memory goes with it

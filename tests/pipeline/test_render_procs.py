@@ -1,7 +1,6 @@
 """pipeline.render_procs: frames made by forked worker processes are the renderer's own, in order."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -18,9 +17,9 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked workers 
 class _Fitted:
     """A sequence-fitted renderer: frame i holds i, the block's offset-free index, and the fitted total."""
 
-    def __init__(self, fail_at: int = -1, die_at: int = -1) -> None:
+    def __init__(self, fail_at: int = -1, die_at: int = -1, stall_at: int = -1) -> None:
         self.total: int | None = None
-        self.fail_at, self.die_at = fail_at, die_at
+        self.fail_at, self.die_at, self.stall_at = fail_at, die_at, stall_at
 
     def fit_sequence(self, points: np.ndarray) -> None:
         self.total = int(points[:, 0, 0].sum())
@@ -33,9 +32,20 @@ class _Fitted:
                 raise ValueError(f"frame {i} is broken")
             if i == self.die_at:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if i == self.stall_at:
+                signal.pause()  # asleep, alive: like a worker stuck on a lock
             frame = np.zeros((6, 10, 3), np.uint8)
             frame[..., 0], frame[..., 1], frame[..., 2] = i % 256, i // 256, self.total % 251
             yield frame
+
+
+def _children() -> list[int]:
+    """Live child processes of this process (Linux /proc)."""
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            pids += [int(x) for x in f.read().split()]
+    return pids
 
 
 def _points(n: int) -> np.ndarray:
@@ -59,7 +69,7 @@ def test_frames_in_order(n, workers):
     for i, f in enumerate(frames):
         assert f.shape == (6, 10, 3) and f.flags.writeable
         assert (int(f[0, 0, 0]), int(f[0, 0, 1]), int(f[0, 0, 2])) == (i % 256, i // 256, total)
-    assert not multiprocessing.active_children()
+    assert not _children()
 
 
 def test_a_worker_error_is_raised_here():
@@ -68,22 +78,22 @@ def test_a_worker_error_is_raised_here():
         for f in _run(_Fitted(fail_at=37), 80):
             got.append(int(f[0, 0, 0]))
     assert got == list(range(32))  # the blocks before the broken one's, in order
-    assert not multiprocessing.active_children()
+    assert not _children()
 
 
 def test_a_killed_worker_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="died"):
         for _ in _run(_Fitted(die_at=50), 80):
             pass
-    assert not multiprocessing.active_children()
+    assert not _children()
 
 
 def test_stopping_early_stops_the_workers():
     gen = _run(_Fitted(), 500)
-    assert len(multiprocessing.active_children()) == 2  # forked before the first frame is asked for
+    assert len(_children()) == 2  # forked before the first frame is asked for
     assert int(next(gen)[0, 0, 0]) == 0
     gen.close()
-    assert not multiprocessing.active_children()
+    assert not _children()
 
 
 def test_not_usable_beside_another_thread():
@@ -112,3 +122,13 @@ def test_workers_do_not_hold_the_parents_pipes():
     finally:
         gen.close()
         os.close(r)
+
+
+def test_a_stuck_worker_is_an_error_not_a_hang(monkeypatch):
+    monkeypatch.setattr(render_procs, "STALL_S", 2.0)
+    got = []
+    with pytest.raises(RuntimeError, match="gave no frames for 2 s"):
+        for f in _run(_Fitted(stall_at=20), 60):
+            got.append(int(f[0, 0, 0]))
+    assert got == list(range(16))
+    assert not _children()  # the stuck one was killed
