@@ -1,4 +1,4 @@
-"""Frames rendered by forked worker processes into shared memory, for long sequences on Linux.
+"""Frames rendered by forked worker processes into shared memory (Linux).
 
 The classic renderer's per-frame work is half small numpy/Python steps that hold the GIL (measured
 with ``py-spy --gil``: 46 % of a render thread's samples), so render threads in one process cannot use
@@ -32,6 +32,7 @@ __all__ = ["usable", "forked_frames"]
 BLOCK = 8
 AHEAD = 3
 STALL_S = 120.0  # a worker silent this long (8 frames take milliseconds) is treated as failed, not waited for
+
 
 def usable() -> bool:
     """Whether worker processes may be forked here: Linux fork, no other Python thread, not a daemon."""
