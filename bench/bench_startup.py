@@ -64,7 +64,7 @@ def main() -> None:
         chain = [PY, str(REPO / "bench" / "bench_pipeline.py"), "--one", str(args.size), "drawing", str(args.clip),
                  "--repeats", "1"]
         chains: list[float] = []
-        for _ in range(max(1, args.repeats // 2)):
+        for _ in range(args.repeats):
             t["e2e"].append(_wall(e2e))
             out = subprocess.run(chain, cwd=REPO, capture_output=True, text=True, check=True).stdout
             chains.append(json.loads(out.strip().splitlines()[-1])["chain_s"])
