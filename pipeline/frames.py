@@ -5,11 +5,10 @@ process) while the frames are made elsewhere; the frames are exactly those of
 ``renderer.render(seq)``, in order.
 
 * A renderer with ``fit_sequence(points)`` and ``frames_of(points)`` (the classic one) is
-  rendered in blocks by forked worker processes (:mod:`pipeline.render_procs`) when this
-  process may fork (Linux, no other thread, not a batch worker); otherwise by a thread pool: each thread has its own copy of the prepared
-  renderer (the warp keeps per-call work buffers), fitted on the whole sequence (the classic
-  renderer sizes its jaw band from it; fitted once, then copied), and the work is mostly
-  OpenCV and numpy calls that release the GIL, so the blocks use the other cores.
+  fitted once on the whole sequence (the classic renderer sizes its jaw band from it) and
+  rendered in blocks: by forked worker processes (:mod:`pipeline.render_procs`) when this
+  process may fork (Linux, no other thread, not a batch worker), else by a thread pool where
+  each thread has its own copy of the fitted renderer (the warp keeps per-call work buffers).
 * Any other renderer's generator runs in one background thread, a bounded number of frames
   ahead (a renderer may carry state across frames, so its sequence is never split).
 """
@@ -57,9 +56,7 @@ def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
     if threads >= 2 and len(seq) > 2 * _BLOCK and hasattr(renderer, "fit_sequence") and hasattr(renderer, "frames_of"):
         if processes and render_procs.usable():  # forked now, before the caller starts other threads
             renderer.fit_sequence(seq.points)
-            size = renderer.cfg.size
-            shape = (size, size) if renderer.channels == 1 else (size, size, 3)
-            return render_procs.forked_frames(renderer, seq.points, shape, threads)
+            return render_procs.forked_frames(renderer, seq.points, renderer.frame_shape, threads)
         return _blocks(renderer, seq, threads)
     return _ahead(renderer, seq, ahead)
 

@@ -37,6 +37,12 @@ class Renderer(ABC):
         """1 for grey frames (drawing), 3 for RGB frames (cartoon)."""
         return 3 if self.cfg.style == "cartoon" else 1
 
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame: ``(size, size)`` grey or ``(size, size, 3)`` RGB."""
+        size = int(self.cfg.size)
+        return (size, size) if self.channels == 1 else (size, size, 3)
+
     @classmethod
     def unavailable_reason(cls, cfg: RenderConfig) -> str | None:
         """``None`` when this renderer can run with ``cfg``, else why not."""

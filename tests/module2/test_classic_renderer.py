@@ -207,3 +207,10 @@ def test_jaw_warp_leaves_far_pixels_unchanged(portrait, style):
     near = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
     assert diff[~near].max() <= 2, int(diff[~near].max())
     assert diff[near].max() > 60  # the mouth opened
+
+
+@pytest.mark.parametrize("style, size, want", [("drawing", 256, (256, 256)), ("cartoon", 512, (512, 512, 3))])
+def test_frame_shape_is_the_shape_of_the_frames(style, size, want):
+    # the forked render path sizes its shared ring by it (tests/pipeline/test_frames.py renders through it)
+    renderer = RENDERERS.get("classic")(RenderConfig(style=style, size=size, quiet=True))
+    assert renderer.frame_shape == want
