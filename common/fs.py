@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "atomic_path",
+    "cache_dir",
     "make_public",
     "make_staging_dir",
     "reap_stale_staging",
@@ -60,6 +61,18 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def cache_dir() -> Path:
+    """Where files the project can always rebuild are kept between runs (nothing there is needed).
+
+    ``$ANIMATE_PORTRAIT_CACHE`` when set, else ``$XDG_CACHE_HOME/animate-portrait``, else
+    ``~/.cache/animate-portrait``. Not created here.
+    """
+    own = os.environ.get("ANIMATE_PORTRAIT_CACHE")
+    if own:
+        return Path(own).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "animate-portrait"
 
 
 def _host_tag() -> str:

@@ -1,6 +1,6 @@
 """Face alignment in a child process, started before the run's own imports so it uses the other core.
 
-Loading dlib's models and finding the face take about 1.5 s on one core, and the main process spends
+Loading dlib's models and finding the face take about 1 s on one core, and the main process spends
 about as long importing, decoding the speech and recognising phones. A one-shot CLI run therefore
 starts :func:`start` first and picks the result up with :meth:`EarlyAlign.result` when the photo is
 needed; the result is the same :class:`pipeline.align.AlignedPhoto` that :func:`align_photo` gives in

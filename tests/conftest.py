@@ -14,6 +14,18 @@ if str(REPO) not in sys.path:  # runs without the editable install too
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """Runs under test (and the processes they start) keep their rebuildable cache out of the user's home."""
+    old = os.environ.get("ANIMATE_PORTRAIT_CACHE")
+    os.environ["ANIMATE_PORTRAIT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("ANIMATE_PORTRAIT_CACHE", None)
+    else:
+        os.environ["ANIMATE_PORTRAIT_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
