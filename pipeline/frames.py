@@ -18,10 +18,10 @@ import copy
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, Full, Queue, SimpleQueue
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -30,7 +30,17 @@ from Module2 import Renderer
 
 from . import render_procs
 
-__all__ = ["render_frames", "render_threads"]
+__all__ = ["Frames", "render_frames", "render_threads"]
+
+
+class Frames(Protocol):
+    """The frames of a run, in order; ``close()`` stops whatever makes them (threads or processes)."""
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def __next__(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
 
 _DONE = object()
 _BLOCK = 8  # frames per task: enough to amortise the hand-off, small enough to keep every core busy
@@ -49,7 +59,7 @@ def render_threads() -> int:
 
 
 def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
-                  threads: int | None = None, processes: bool = True) -> Iterator[np.ndarray]:
+                  threads: int | None = None, processes: bool = True) -> Frames:
     """``renderer.render(seq)``, made in blocks by ``threads`` forked processes (:mod:`pipeline.render_procs`,
     when ``processes`` and this process may fork) or threads when possible, else by one thread ahead."""
     threads = render_threads() if threads is None else threads
@@ -61,7 +71,7 @@ def render_frames(renderer: Renderer, seq: LandmarkSequence, ahead: int = 16,
     return _ahead(renderer, seq, ahead)
 
 
-def _blocks(renderer: Any, seq: LandmarkSequence, threads: int) -> Iterator[np.ndarray]:
+def _blocks(renderer: Any, seq: LandmarkSequence, threads: int) -> Generator[np.ndarray, None, None]:
     # Fitted once, then copied: every copy holds the state each would have reached fitting on its own.
     renderer.fit_sequence(seq.points)
     free: SimpleQueue[Any] = SimpleQueue()
@@ -94,7 +104,7 @@ def _blocks(renderer: Any, seq: LandmarkSequence, threads: int) -> Iterator[np.n
                 fut.cancel()
 
 
-def _ahead(renderer: Renderer, seq: LandmarkSequence, ahead: int) -> Iterator[np.ndarray]:
+def _ahead(renderer: Renderer, seq: LandmarkSequence, ahead: int) -> Generator[np.ndarray, None, None]:
     queue: Queue[object] = Queue(maxsize=max(1, ahead))
     stop = threading.Event()
 

@@ -19,14 +19,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
 import cv2
 import numpy as np
 
-__all__ = ["usable", "forked_frames"]
+__all__ = ["ForkedFrames", "usable", "forked_frames"]
 
 # Frames per task, and tasks in flight per worker: enough to keep every core busy, few enough slots.
 BLOCK = 8
@@ -113,7 +113,7 @@ class _Worker:
             self.done = True
 
 
-def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], workers: int) -> Iterator[np.ndarray]:
+def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], workers: int) -> ForkedFrames:
     """The frames of ``renderer.render`` for ``points`` (T, 68, 2), made by ``workers`` forked processes.
 
     ``renderer`` must be fitted on ``points`` already (``fit_sequence``): the workers inherit it. They are
@@ -152,11 +152,28 @@ def forked_frames(renderer: Any, points: np.ndarray, shape: tuple[int, ...], wor
         raise
     finally:
         cv2.setNumThreads(cv_threads)
-    return _frames(procs, conns, ring, len(points), tuple(shape), n_slots)
+    return ForkedFrames(procs, conns, ring, len(points), tuple(shape), n_slots)
+
+
+class ForkedFrames(Iterator[np.ndarray]):
+    """The frames of :func:`forked_frames`; :meth:`close` stops and reaps the workers even before the first
+    frame was asked for (a generator that never started would run no clean-up on close)."""
+
+    def __init__(self, procs: list[_Worker], conns: list[Connection], ring: mmap.mmap, T: int,
+                 shape: tuple[int, ...], n_slots: int) -> None:
+        self._parts = (procs, conns, ring)
+        self._gen = _frames(procs, conns, ring, T, shape, n_slots)
+
+    def __next__(self) -> np.ndarray:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+        _stop(*self._parts)  # idempotent: a no-op when the generator's own clean-up ran
 
 
 def _frames(procs: list[_Worker], conns: list[Connection], ring: mmap.mmap, T: int, shape: tuple[int, ...],
-            n_slots: int) -> Iterator[np.ndarray]:
+            n_slots: int) -> Generator[np.ndarray, None, None]:
     workers = len(conns)
     frames = np.frombuffer(ring, np.uint8).reshape((n_slots * BLOCK, *shape))
     try:

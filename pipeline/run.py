@@ -322,7 +322,8 @@ def _run_with_track(cfg: PipelineConfig, photo: np.ndarray, audio: Audio, track:
     try:
         tap = FrameTap(seq.points, cfg.fps)  # the report's flicker and contact sheet, without a second decode
         frames = render_frames(renderer, seq)  # before the preview's thread starts: render workers may be forked
-        with _beside(_side_products, stage, seq, cfg.fps, track):
+        # closing: forked workers are reaped even when encoding fails before the first frame
+        with contextlib.closing(frames), _beside(_side_products, stage, seq, cfg.fps, track):
             _encode(stage / video_name, tap.observe(frames), len(seq), cfg.module2.size,
                     renderer.channels, cfg.fps, track, f"render ({rend_name})", cfg.quiet)
         track.close()  # not a product

@@ -14,6 +14,15 @@ from pipeline import render_procs
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked workers need fork (Linux)")
 
 
+_FOREIGN: set[int] = set()  # children other tests left running (a Dask cluster's, say): not ours to count
+
+
+@pytest.fixture(autouse=True)
+def _ours_only():
+    _FOREIGN.clear()
+    _FOREIGN.update(_all_children())
+
+
 class _Fitted:
     """A sequence-fitted renderer: frame i holds i, the block's offset-free index, and the fitted total."""
 
@@ -39,13 +48,18 @@ class _Fitted:
             yield frame
 
 
-def _children() -> list[int]:
-    """Live child processes of this process (Linux /proc)."""
+def _all_children() -> list[int]:
+    """Child processes of this process, zombies included (Linux /proc)."""
     pids = []
     for task in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{task}/children") as f:
             pids += [int(x) for x in f.read().split()]
     return pids
+
+
+def _children() -> list[int]:
+    """The children this test made (zombies included)."""
+    return [pid for pid in _all_children() if pid not in _FOREIGN]
 
 
 def _points(n: int) -> np.ndarray:
@@ -62,7 +76,6 @@ def _run(renderer: _Fitted, n: int, workers: int = 2):
 
 @pytest.mark.parametrize("n, workers", [(1, 2), (8, 2), (61, 2), (100, 3)])
 def test_frames_in_order(n, workers):
-    assert render_procs.usable()
     frames = list(_run(_Fitted(), n, workers))  # kept all at once: each frame is the caller's own
     assert len(frames) == n
     total = sum(range(n)) % 251
@@ -96,16 +109,28 @@ def test_stopping_early_stops_the_workers():
     assert not _children()
 
 
-def test_not_usable_beside_another_thread():
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait)
-    t.start()
-    try:
-        assert not render_procs.usable()
-    finally:
-        stop.set()
-        t.join()
-    assert render_procs.usable()
+_USABLE = """
+import threading
+from pipeline import render_procs
+alone = render_procs.usable()
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()
+beside = render_procs.usable()
+stop.set()
+t.join()
+print(alone, beside, render_procs.usable())
+"""
+
+
+def test_usable_only_without_other_threads(repo_root):
+    """In a fresh process (this one may hold other tests' threads: tqdm's monitor, Dask's offload pool)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _USABLE], cwd=repo_root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "True"]
+    assert render_procs.usable() == (threading.active_count() == 1)
 
 
 def test_workers_do_not_hold_the_parents_pipes():
@@ -132,3 +157,17 @@ def test_a_stuck_worker_is_an_error_not_a_hang(monkeypatch):
             got.append(int(f[0, 0, 0]))
     assert got == list(range(16))
     assert not _children()  # the stuck one was killed
+
+
+def test_closing_before_the_first_frame_reaps_the_workers():
+    frames = _run(_Fitted(), 100)
+    pids = _children()
+    assert len(pids) == 2
+    frames.close()  # e.g. ffmpeg failed to start: no frame was ever asked for
+    assert not _children()
+    for pid in pids:  # reaped, not zombies waiting for this process to exit
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    frames.close()  # twice is harmless
+    with pytest.raises(StopIteration):
+        next(frames)
