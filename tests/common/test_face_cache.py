@@ -34,6 +34,20 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("ANIMATE_PORTRAIT_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "animate-portrait"
+    for off in ("off", "OFF", "0", "none"):
+        monkeypatch.setenv("ANIMATE_PORTRAIT_CACHE", off)
+        assert cache_dir() is None
+
+
+def test_no_cache_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("ANIMATE_PORTRAIT_CACHE", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    face._frontal_face_detector.cache_clear()
+    try:
+        assert type(face._frontal_face_detector()).__name__ == "fhog_object_detector"
+    finally:
+        face._frontal_face_detector.cache_clear()
+    assert not list(tmp_path.iterdir())
 
 
 def test_cached_detector_finds_what_dlib_finds(own_cache, repo_root):
