@@ -216,6 +216,8 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
         kept = memo.recall(image_rgb.shape[:2])
         if kept is not None:
             landmarks, box, (x11, y11, size1), n_faces = kept
+            if n_faces > 1:
+                log.info("found %d faces in %s; using the largest", n_faces, name or "the photo")
             return AlignedPhoto(image=_crop_aligned(image_rgb, x11, y11, size1), landmarks=landmarks, box=box,
                                 crop=(x11, y11, size1), n_faces=n_faces)
     aligned = _align(image_rgb, landmarker, min_face, name or "the photo")
