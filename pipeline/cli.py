@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Animate a portrait line drawing (or cartoon) of the face in a photo, lips moving with a "
         "speech recording. Writes output/<photo>-<audio>/output_<style>--ep<epoch>.mp4 plus the per-frame "
         "landmark files, a landmark preview video and the aligned photo.",
+        epilog="Environment: ANIMATE_PORTRAIT_CACHE is where things that can always be made again are kept between "
+        "runs (dlib's face detector, each photo's alignment: no pixels); default $XDG_CACHE_HOME/animate-portrait "
+        "or ~/.cache/animate-portrait, 'off' keeps nothing. The video is the same either way.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     io = p.add_argument_group("inputs and outputs")

@@ -21,6 +21,7 @@ def test_help_documents_every_flag():
                  "--load_a2l_G_name", "--load_a2l_C_name", "--amp_lip_x", "--amp_lip_y", "--amp_pos",
                  "--emb_coef", "--module1_constants", *[f"--{k}" for k in _IGNORED_ORIGINAL_FLAGS]]:
         assert flag in out, flag
+    assert "ANIMATE_PORTRAIT_CACHE" in out and "'off'" in out  # the one place a run writes outside --output_dir
 
 
 def test_seed_drawing_command_maps_to_config():
