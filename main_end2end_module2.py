@@ -7,7 +7,7 @@ import sys
 if __name__ == "__main__":
     from pipeline.align_worker import start_from_argv
 
-    # Face alignment (dlib's models load for ~1.5 s) starts in a child process before the heavy imports.
+    # Face alignment (about 1 s for a photo not seen before) starts in a child process before the heavy imports.
     early = start_from_argv(sys.argv[1:])
     from pipeline.cli import main
 

@@ -15,6 +15,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -35,6 +36,8 @@ __all__ = [
     "mtcnn_like_box",
     "crop_square",
     "align_photo",
+    "save_aligned",
+    "load_aligned",
 ]
 
 log = logging.getLogger(__name__)
@@ -213,13 +216,11 @@ def align_photo(image_rgb: np.ndarray, landmarker: str = "auto", min_face: int =
     """
     memo = _Memo.of(image_rgb, landmarker, min_face)
     if memo is not None:
-        kept = memo.recall(image_rgb.shape[:2])
+        kept = memo.recall(image_rgb)
         if kept is not None:
-            landmarks, box, (x11, y11, size1), n_faces = kept
-            if n_faces > 1:
-                log.info("found %d faces in %s; using the largest", n_faces, name or "the photo")
-            return AlignedPhoto(image=_crop_aligned(image_rgb, x11, y11, size1), landmarks=landmarks, box=box,
-                                crop=(x11, y11, size1), n_faces=n_faces)
+            if kept.n_faces > 1:
+                log.info("found %d faces in %s; using the largest", kept.n_faces, name or "the photo")
+            return kept
     aligned = _align(image_rgb, landmarker, min_face, name or "the photo")
     if memo is not None:
         memo.keep(aligned)
@@ -290,37 +291,64 @@ class _Memo:
         h.update(np.ascontiguousarray(image_rgb).data)
         return cls(where / "align" / f"{h.hexdigest()}.npz")
 
-    def recall(self, hw: tuple[int, ...]) -> tuple[np.ndarray, Box, tuple[int, int, int], int] | None:
-        """The kept result for a photo of ``hw`` (height, width) pixels, or ``None`` when there is none or it
-        is not a well-formed one (a square of sensible size that overlaps the photo)."""
+    def recall(self, photo: np.ndarray) -> AlignedPhoto | None:
+        """The kept alignment of ``photo``, or ``None`` when there is none or it is not well-formed."""
         try:
-            with np.load(self.path, allow_pickle=False) as z:
-                landmarks, box, crop, n = z["landmarks"], z["box"], z["crop"], z["n_faces"]
+            return load_aligned(self.path, photo)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            log.debug("ignoring the damaged alignment %s (%s)", self.path, exc)
+        except ValueError as exc:
+            log.debug("ignoring the alignment %s (%s)", self.path, exc)
             return None
-        ok = (landmarks.dtype == np.float32 and landmarks.shape == (68, 2) and bool(np.isfinite(landmarks).all())
-              and box.dtype == np.float64 and box.shape == (4,) and bool(np.isfinite(box).all())
-              and crop.dtype == np.int64 and crop.shape == (3,)
-              and n.dtype == np.int64 and n.shape == () and int(n) >= 1)
-        x11, y11, size1 = (int(v) for v in crop) if ok else (0, 0, 0)
-        h, w = hw
-        if not (ok and 0 < size1 <= 4 * max(h, w) and -size1 < x11 < w and -size1 < y11 < h):
-            log.debug("ignoring the malformed alignment %s", self.path)
-            return None
-        return landmarks, tuple(float(v) for v in box), (x11, y11, size1), int(n)  # type: ignore[return-value]
 
     def keep(self, aligned: AlignedPhoto) -> None:
         try:
-            with atomic_path(self.path) as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez(f, landmarks=np.asarray(aligned.landmarks, np.float32),
-                             box=np.asarray(aligned.box, np.float64), crop=np.asarray(aligned.crop, np.int64),
-                             n_faces=np.int64(aligned.n_faces))
+            with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
+                save_aligned(f, aligned, image=False)
         except OSError as exc:
             log.debug("cannot keep the alignment in %s (%s)", self.path.parent, exc)
+
+
+def save_aligned(file: str | Path | IO[bytes], aligned: AlignedPhoto, image: bool = True) -> None:
+    """Write ``aligned`` as an ``.npz`` (plain arrays, no pickles); ``image=False`` leaves out the 512
+    crop, which :func:`load_aligned` makes again from the photo."""
+    lm, box = np.asarray(aligned.landmarks, np.float32), np.asarray(aligned.box, np.float64)
+    crop, n = np.asarray(aligned.crop, np.int64), np.int64(aligned.n_faces)
+    if image:
+        np.savez(file, landmarks=lm, box=box, crop=crop, n_faces=n, image=np.asarray(aligned.image, np.uint8))
+    else:
+        np.savez(file, landmarks=lm, box=box, crop=crop, n_faces=n)
+
+
+def load_aligned(file: str | Path | IO[bytes], photo: np.ndarray | None = None) -> AlignedPhoto:
+    """What :func:`save_aligned` wrote, checked: dtypes, shapes, finite numbers, and a crop square of
+    sensible size on ``photo`` (when given). The 512 crop comes from the file, or is made again from
+    ``photo`` (exact, milliseconds). Raises ``ValueError`` for a file that is unreadable or malformed
+    (``FileNotFoundError`` for a missing one)."""
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            landmarks, box, crop, n = z["landmarks"], z["box"], z["crop"], z["n_faces"]
+            image = z["image"] if "image" in z.files else None
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"unreadable ({exc})") from None
+    ok = (landmarks.dtype == np.float32 and landmarks.shape == (68, 2) and bool(np.isfinite(landmarks).all())
+          and box.dtype == np.float64 and box.shape == (4,) and bool(np.isfinite(box).all())
+          and crop.dtype == np.int64 and crop.shape == (3,)
+          and n.dtype == np.int64 and n.shape == () and int(n) >= 1
+          and (image is None or (image.dtype == np.uint8 and image.shape == (ALIGNED_SIZE, ALIGNED_SIZE, 3))))
+    x11, y11, size1 = (int(v) for v in crop) if ok else (0, 0, 0)
+    if ok and photo is not None:
+        h, w = photo.shape[:2]
+        ok = 0 < size1 <= 4 * max(h, w) and -size1 < x11 < w and -size1 < y11 < h
+    if not ok or (image is None and photo is None):
+        raise ValueError("malformed" if not ok else "no image and no photo to make it from")
+    if image is None:
+        assert photo is not None
+        image = _crop_aligned(photo, x11, y11, size1)
+    return AlignedPhoto(image=image, landmarks=landmarks, box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+                        crop=(x11, y11, size1), n_faces=int(n))
 
 
 def _redetect(aligned: np.ndarray, mapped: np.ndarray, landmarker: str) -> np.ndarray | None:

@@ -42,8 +42,6 @@ class EarlyAlign:
 
     def result(self) -> Any:
         """The child's :class:`AlignedPhoto`; a user error re-raised here; ``None`` when the child failed otherwise."""
-        import numpy as np
-
         from common import errors
 
         proc, self._proc = self._proc, None
@@ -70,16 +68,12 @@ class EarlyAlign:
         if not meta.get("ok"):
             log.debug("early alignment failed (%s); aligning here", meta.get("message"))
             return None
-        from .align import AlignedPhoto
+        from .align import load_aligned
 
         try:
-            with np.load(io.BytesIO(body), allow_pickle=False) as z:
-                return AlignedPhoto(image=z["image"], landmarks=z["landmarks"],
-                                    box=tuple(float(v) for v in z["box"]),  # type: ignore[arg-type]
-                                    crop=tuple(int(v) for v in z["crop"]),  # type: ignore[arg-type]
-                                    n_faces=int(z["n_faces"]))
-        except (OSError, ValueError, KeyError) as exc:
-            log.debug("early alignment: unreadable result (%s); aligning here", exc)
+            return load_aligned(io.BytesIO(body))
+        except ValueError as exc:
+            log.debug("early alignment: unusable result (%s); aligning here", exc)
             return None
 
     def close(self) -> None:
@@ -166,11 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     out = sys.stdout.buffer
     sys.path.insert(0, str(_REPO))
-    import numpy as np
-
     from common.errors import UserError
     from common.media import extract_first_frame
-    from pipeline.align import align_photo, load_photo
+    from pipeline.align import align_photo, load_photo, save_aligned
 
     path = ns.video if ns.video is not None else ns.photo
     try:
@@ -183,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         _reply(out, {"failed": type(exc).__name__, "message": str(exc)})
         return 1
     buf = io.BytesIO()
-    np.savez(buf, image=aligned.image, landmarks=aligned.landmarks, box=np.asarray(aligned.box, np.float64),
-             crop=np.asarray(aligned.crop, np.int64), n_faces=np.int64(aligned.n_faces))
+    save_aligned(buf, aligned)
     _reply(out, {"ok": True}, buf.getvalue())
     return 0
 
